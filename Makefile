@@ -1,0 +1,62 @@
+# Front door. `make help` lists the targets; `make run` and `make test` alone set up everything
+# (PostgreSQL, RabbitMQ, the intake role and database) on this machine or a fresh Debian 12.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+# Defaults for the binaries and the tests; tests derive their own database and queue names from
+# these, so sharing them is safe. Override from the environment or the command line.
+export DATABASE_URL ?= postgres://intake:intake@127.0.0.1:5432/intake
+export AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/%2f
+
+BIN := ./target/release
+
+.PHONY: help services build migrate demo run run-front run-consumer fmt lint test bench clean
+
+help: ## Show this list
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-13s %s\n", $$1, $$2}'
+
+services: ## Install/start PostgreSQL and RabbitMQ, create the intake role and database
+	@bash scripts/services.sh
+
+build: ## Build the release binaries
+	cargo build --release --bins
+
+migrate: services build ## Apply the database migrations
+	$(BIN)/intake migrate
+
+demo: migrate ## Create the demo project and user; prints the secret and a curl command
+	$(BIN)/intake demo
+
+run: services build migrate demo ## Run intake-front and intake-consumer together until Ctrl-C
+	@bash scripts/run.sh $(BIN)/intake-front $(BIN)/intake-consumer
+
+run-front: services build migrate ## Run only the HTTP front
+	$(BIN)/intake-front
+
+run-consumer: services build migrate ## Run only the queue consumer
+	$(BIN)/intake-consumer
+
+fmt: ## Format the code
+	cargo fmt --all
+
+lint: ## Check formatting and run clippy with warnings as errors
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings
+
+# Doc tests run first so that the last summary in the log is the main test run's.
+test: services lint ## Lint, then run all tests against the real services
+	cargo test --doc
+	if cargo nextest --version >/dev/null 2>&1; then \
+		cargo nextest run --workspace --no-fail-fast; \
+	else \
+		cargo test --workspace --no-fail-fast; \
+	fi
+
+bench: ## Run the benchmarks (scripts/bench.sh)
+	@if [[ -f scripts/bench.sh ]]; then bash scripts/bench.sh; \
+	else echo "bench: scripts/bench.sh is not there yet" >&2; exit 1; fi
+
+clean: ## Remove build output
+	cargo clean

@@ -1,0 +1,22 @@
+//! The consumer: writes queued uploads to PostgreSQL in batches, acking after commit.
+
+use intake::config::Config;
+use intake::store::Store;
+use tokio_util::sync::CancellationToken;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::load()?;
+    intake::telemetry::init(&config.log);
+    Store::new(&config.database).refuse_unmigrated().await?;
+    let cancel = CancellationToken::new();
+    let stop = cancel.clone();
+    tokio::spawn(async move {
+        intake::shutdown::signal().await;
+        stop.cancel();
+    });
+    tracing::info!(queue = %config.broker.queue, "intake-consumer starting");
+    intake::consumer::run(config, cancel).await;
+    tracing::info!("intake-consumer stopped");
+    Ok(())
+}

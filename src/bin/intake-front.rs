@@ -1,0 +1,21 @@
+//! The HTTP front: checks uploads and publishes them, confirmed, to RabbitMQ.
+
+use anyhow::Context as _;
+use intake::config::Config;
+use intake::front::Front;
+use intake::store::Store;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::load()?;
+    intake::telemetry::init(&config.log);
+    Store::new(&config.database).refuse_unmigrated().await?;
+    let listen = config.front.listen;
+    let front = Front::build(config)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    tracing::info!(address = %front.local_addr()?, "intake-front listening");
+    front.run(intake::shutdown::signal()).await?;
+    tracing::info!("intake-front stopped");
+    Ok(())
+}

@@ -1,0 +1,8 @@
+//! The admin command: `intake migrate`, `intake project create`, `intake user create`, …
+
+use clap::Parser as _;
+use intake::cli::{Cli, run};
+
+fn main() -> anyhow::Result<()> {
+    run(Cli::parse())
+}

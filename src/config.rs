@@ -1,0 +1,248 @@
+//! One typed configuration, loaded once: `config/default.toml`, then the overlay named by
+//! `INTAKE_ENV` (e.g. `config/test.toml`), then the environment.
+//!
+//! Environment: `INTAKE_LISTEN`, `DATABASE_URL` and `AMQP_URL` for the common three, and
+//! `INTAKE_<SECTION>__<KEY>` for anything else (e.g. `INTAKE_CONSUMER__PREFETCH=256`).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::Deserialize;
+
+use crate::session::Limits;
+
+/// A value kept out of logs and `Debug` output (URLs with passwords).
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself; call only where it is used.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"[redacted]\"")
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The HTTP front.
+    pub front: FrontConfig,
+    /// The queue consumer.
+    pub consumer: ConsumerConfig,
+    /// PostgreSQL.
+    pub database: DatabaseConfig,
+    /// RabbitMQ and the topology names.
+    pub broker: BrokerConfig,
+    /// Per-session size limits, checked by the front and again by the consumer.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Log output.
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+/// HTTP front settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FrontConfig {
+    /// Address to listen on (`INTAKE_LISTEN`).
+    pub listen: SocketAddr,
+    /// Largest accepted request body, in bytes (larger is `413`).
+    pub body_limit_bytes: usize,
+    /// How long a publish may wait for the broker's confirm before the client gets `503`.
+    pub publish_timeout_ms: u64,
+    /// AMQP channels the front publishes on, shared by all requests.
+    pub publish_channels: usize,
+    /// Accepted clock difference between a signed request's timestamp and the server.
+    pub auth_window_seconds: i64,
+    /// How often users, grants and projects are reloaded from PostgreSQL.
+    pub auth_refresh_seconds: u64,
+    /// How long in-flight requests may take to finish after SIGTERM.
+    pub shutdown_timeout_seconds: u64,
+}
+
+/// Consumer settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumerConfig {
+    /// Unacknowledged deliveries the broker may hand each worker.
+    pub prefetch: u16,
+    /// Most messages written in one transaction.
+    pub batch_size: usize,
+    /// How long a worker waits for more deliveries before writing a partial batch.
+    pub batch_linger_ms: u64,
+    /// Parallel workers, each with its own channel and database connection.
+    pub workers: usize,
+    /// First delay before retrying a failed write; doubles up to `retry_max_ms`.
+    pub retry_initial_ms: u64,
+    /// Longest delay between write retries.
+    pub retry_max_ms: u64,
+}
+
+/// PostgreSQL settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// Connection URL (`DATABASE_URL`).
+    pub url: Secret,
+    /// Pool size per process.
+    pub pool_size: u32,
+    /// `statement_timeout` set on every connection.
+    pub statement_timeout_ms: u64,
+    /// How long to wait for a pooled connection.
+    pub connect_timeout_ms: u64,
+}
+
+/// RabbitMQ settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrokerConfig {
+    /// Connection URL (`AMQP_URL`).
+    pub url: Secret,
+    /// Durable direct exchange uploads are published to.
+    pub exchange: String,
+    /// Durable quorum queue the consumers read.
+    pub queue: String,
+    /// Exchange for messages that can never be stored.
+    pub dead_letter_exchange: String,
+    /// Queue holding them until an operator requeues or purges them.
+    pub dead_letter_queue: String,
+    /// Deliveries after which the broker itself dead-letters a message (crash loops).
+    pub delivery_limit: u32,
+    /// First delay between connection attempts; doubles up to `reconnect_max_ms`.
+    pub reconnect_initial_ms: u64,
+    /// Longest delay between connection attempts.
+    pub reconnect_max_ms: u64,
+}
+
+/// Log settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `json` for structured logs, `text` for human-readable ones.
+    pub format: LogFormat,
+    /// Default filter when `RUST_LOG` is unset.
+    pub filter: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            filter: "info".into(),
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object a line.
+    Json,
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(#[from] Box<figment::Error>);
+
+impl Config {
+    /// Loads from `INTAKE_CONFIG_DIR` (default `config`) and the environment.
+    pub fn load() -> Result<Self, ConfigError> {
+        let dir = std::env::var_os("INTAKE_CONFIG_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("config"));
+        let overlay = std::env::var("INTAKE_ENV").ok();
+        Self::load_from(&dir, overlay.as_deref())
+    }
+
+    /// Loads `dir/default.toml`, then `dir/<overlay>.toml`, then the environment.
+    pub fn load_from(dir: &Path, overlay: Option<&str>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::new().merge(Toml::file_exact(dir.join("default.toml")));
+        if let Some(name) = overlay {
+            figment = figment.merge(Toml::file_exact(dir.join(format!("{name}.toml"))));
+        }
+        figment
+            .merge(
+                Env::raw()
+                    .only(&["INTAKE_LISTEN"])
+                    .map(|_| "front.listen".into()),
+            )
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL"])
+                    .map(|_| "database.url".into()),
+            )
+            .merge(Env::raw().only(&["AMQP_URL"]).map(|_| "broker.url".into()))
+            .merge(
+                Env::prefixed("INTAKE_")
+                    .ignore(&["LISTEN", "ENV", "CONFIG_DIR"])
+                    .split("__"),
+            )
+            .extract()
+            .map_err(|error| ConfigError(Box::new(error)))
+    }
+}
+
+impl FrontConfig {
+    /// The publish confirm timeout.
+    pub fn publish_timeout(&self) -> Duration {
+        Duration::from_millis(self.publish_timeout_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn config_dir() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config")
+    }
+
+    #[test]
+    fn every_file_in_config_parses() {
+        let dir = config_dir();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_stem().unwrap().to_str().unwrap().to_owned();
+            let overlay = (name != "default").then_some(name.as_str());
+            if path.extension().is_some_and(|ext| ext == "toml") {
+                Config::load_from(&dir, overlay)
+                    .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let dir = std::env::temp_dir().join(format!("intake-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let default = std::fs::read_to_string(config_dir().join("default.toml")).unwrap();
+        std::fs::write(dir.join("default.toml"), default).unwrap();
+        std::fs::write(dir.join("typo.toml"), "[front]\nlisten_adress = \"x\"\n").unwrap();
+        let error = Config::load_from(&dir, Some("typo")).unwrap_err();
+        assert!(error.to_string().contains("listen_adress"), "{error}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,130 @@
+//! The consumer's decision for a batch of message bodies, apart from the AMQP loop so tests
+//! can call it directly: decode and check each, write the good ones in one transaction, and
+//! say for every message whether it was stored, superseded or must be dead-lettered.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::session::Limits;
+use crate::store::write::{BatchOutcome, write_batch};
+use crate::store::{Store, StoreError};
+use crate::wire::Upload;
+
+/// What became of one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Written: the session row now holds this upload.
+    Stored,
+    /// Older than what the row holds (a redelivery, a replay, an overtaken upload): a no-op.
+    Superseded,
+    /// Can never be stored; the reason goes with it to the dead-letter queue.
+    DeadLetter(String),
+}
+
+/// Backoff for transient write failures.
+#[derive(Debug, Clone, Copy)]
+pub struct Retry {
+    /// First delay.
+    pub initial: Duration,
+    /// Ceiling.
+    pub max: Duration,
+}
+
+/// Shutdown was requested while a write was still failing: nothing was decided, nothing may
+/// be acked, and the broker will redeliver the messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("stopped before the batch could be written")]
+pub struct Stopped;
+
+/// Decides every message of a batch, retrying transient database failures with backoff
+/// until they pass or `cancel` fires.
+pub async fn process(
+    store: &Store,
+    limits: &Limits,
+    bodies: &[&[u8]],
+    retry: Retry,
+    cancel: &CancellationToken,
+) -> Result<Vec<Outcome>, Stopped> {
+    let mut outcomes = vec![Outcome::Superseded; bodies.len()];
+    let mut uploads = Vec::with_capacity(bodies.len());
+    let mut positions = Vec::with_capacity(bodies.len());
+    for (position, body) in bodies.iter().enumerate() {
+        match Upload::decode(body, limits) {
+            Ok(upload) => {
+                uploads.push(upload);
+                positions.push(position);
+            }
+            Err(error) => outcomes[position] = Outcome::DeadLetter(error.to_string()),
+        }
+    }
+    if uploads.is_empty() {
+        return Ok(outcomes);
+    }
+    let uploads = Arc::new(uploads);
+    match write_retrying(store, Arc::clone(&uploads), retry, cancel).await? {
+        Ok(outcome) => apply(&mut outcomes, &positions, &uploads, &outcome),
+        Err(error) => {
+            // Something in the batch is unstorable: find it by writing one upload at a time.
+            tracing::warn!(%error, size = uploads.len(), "batch write failed; writing one by one");
+            for (index, upload) in uploads.iter().enumerate() {
+                let single = Arc::new(vec![upload.clone()]);
+                let position = positions[index];
+                match write_retrying(store, single, retry, cancel).await? {
+                    Ok(outcome) => apply(
+                        &mut outcomes,
+                        &[position],
+                        &uploads[index..=index],
+                        &outcome,
+                    ),
+                    Err(error) => {
+                        outcomes[position] = Outcome::DeadLetter(format!("not storable: {error}"))
+                    }
+                }
+            }
+        }
+    }
+    Ok(outcomes)
+}
+
+fn apply(
+    outcomes: &mut [Outcome],
+    positions: &[usize],
+    uploads: &[Upload],
+    outcome: &BatchOutcome,
+) {
+    for &index in &outcome.stored {
+        outcomes[positions[index]] = Outcome::Stored;
+    }
+    for &index in &outcome.unknown_project {
+        let project = uploads.get(index).map_or(0, |upload| upload.project_id);
+        outcomes[positions[index]] =
+            Outcome::DeadLetter(format!("project {project} does not exist"));
+    }
+}
+
+/// `Ok(Ok(_))` written, `Ok(Err(_))` a permanent failure, `Err(Stopped)` on shutdown.
+async fn write_retrying(
+    store: &Store,
+    uploads: Arc<Vec<Upload>>,
+    retry: Retry,
+    cancel: &CancellationToken,
+) -> Result<Result<BatchOutcome, StoreError>, Stopped> {
+    let mut delay = retry.initial;
+    loop {
+        let batch = Arc::clone(&uploads);
+        match store.run(move |conn| write_batch(conn, &batch)).await {
+            Ok(outcome) => return Ok(Ok(outcome)),
+            Err(error) if error.is_transient() => {
+                tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "database write failed; will retry");
+            }
+            Err(error) => return Ok(Err(error)),
+        }
+        tokio::select! {
+            () = cancel.cancelled() => return Err(Stopped),
+            () = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(retry.max);
+    }
+}

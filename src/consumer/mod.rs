@@ -1,0 +1,210 @@
+//! The queue consumer: take deliveries with a bounded prefetch, gather them into batches,
+//! decide each batch ([`handle::process`]), dead-letter what can never be stored, and only
+//! then ack the batch with one `multiple` ack. Reconnects to RabbitMQ by itself.
+
+pub mod handle;
+pub mod stats;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions};
+use lapin::types::{AMQPValue, FieldTable, LongString};
+use lapin::{Channel, Connection};
+use tokio_util::sync::CancellationToken;
+
+use self::handle::{Outcome, Retry, Stopped, process};
+use self::stats::Stats;
+use crate::broker::{self, REASON_HEADER, publish_confirmed};
+use crate::config::Config;
+use crate::store::Store;
+
+/// Why a worker stopped before shutdown: the broker connection or channel failed.
+#[derive(Debug, thiserror::Error)]
+enum BrokerLost {
+    #[error("broker: {0}")]
+    Amqp(#[from] lapin::Error),
+    #[error("broker: {0}")]
+    Other(String),
+}
+
+/// Runs the consumer until `cancel` fires: finishes the batch in hand, leaves the rest to the
+/// broker, and returns.
+pub async fn run(config: Config, cancel: CancellationToken) {
+    let config = Arc::new(config);
+    let store = Store::new(&config.database);
+    let stats = Arc::new(Stats::default());
+    tokio::spawn(Arc::clone(&stats).report_every(Duration::from_secs(10), cancel.clone()));
+    while let Some(conn) =
+        broker::connect_with_retry(&config.broker, "intake-consumer", &cancel).await
+    {
+        match serve(&conn, &config, &store, &stats, &cancel).await {
+            Ok(()) => tracing::info!("consumer stopped"),
+            Err(error) => tracing::warn!(%error, "lost RabbitMQ; reconnecting"),
+        }
+        let _closed = conn.close(200, "consumer stopping".into()).await;
+        if cancel.is_cancelled() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(config.broker.reconnect_initial_ms)).await;
+    }
+}
+
+async fn serve(
+    conn: &Connection,
+    config: &Arc<Config>,
+    store: &Store,
+    stats: &Arc<Stats>,
+    cancel: &CancellationToken,
+) -> Result<(), BrokerLost> {
+    let setup = conn.create_channel().await?;
+    broker::declare_topology(&setup, &config.broker).await?;
+    // A worker that fails takes the others down with it, so the connection is rebuilt whole.
+    let failed = cancel.child_token();
+    let mut workers = tokio::task::JoinSet::new();
+    for index in 0..config.consumer.workers.max(1) {
+        let worker = Worker {
+            consume: conn.create_channel().await?,
+            dead_letters: conn.create_channel().await?,
+            config: Arc::clone(config),
+            store: store.clone(),
+            stats: Arc::clone(stats),
+            tag: format!("intake-consumer-{}-{index}", std::process::id()),
+        };
+        let stop = failed.clone();
+        workers.spawn(async move {
+            let result = worker.run(&stop).await;
+            if result.is_err() {
+                stop.cancel();
+            }
+            result
+        });
+    }
+    let mut outcome = Ok(());
+    while let Some(joined) = workers.join_next().await {
+        if let Ok(Err(error)) = joined {
+            outcome = Err(error);
+        }
+    }
+    outcome
+}
+
+struct Worker {
+    consume: Channel,
+    dead_letters: Channel,
+    config: Arc<Config>,
+    store: Store,
+    stats: Arc<Stats>,
+    tag: String,
+}
+
+impl Worker {
+    async fn run(&self, cancel: &CancellationToken) -> Result<(), BrokerLost> {
+        let settings = &self.config.consumer;
+        self.dead_letters
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        self.consume
+            .basic_qos(settings.prefetch, BasicQosOptions::default())
+            .await?;
+        let mut deliveries = self
+            .consume
+            .basic_consume(
+                self.config.broker.queue.as_str().into(),
+                self.tag.as_str().into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        let linger = Duration::from_millis(settings.batch_linger_ms);
+        let retry = Retry {
+            initial: Duration::from_millis(settings.retry_initial_ms.max(1)),
+            max: Duration::from_millis(settings.retry_max_ms.max(1)),
+        };
+        loop {
+            let first = tokio::select! {
+                () = cancel.cancelled() => return Ok(()),
+                next = deliveries.next() => next,
+            };
+            let mut batch = vec![next_delivery(first)?];
+            let deadline = tokio::time::Instant::now() + linger;
+            while batch.len() < settings.batch_size.max(1) {
+                tokio::select! {
+                    () = tokio::time::sleep_until(deadline) => break,
+                    next = deliveries.next() => batch.push(next_delivery(next)?),
+                }
+            }
+            match self.handle(&batch, retry, cancel).await? {
+                Some(()) => {}
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Decides, dead-letters and acks one batch. `None` when shutdown interrupted it (the
+    /// batch stays unacked and will be redelivered).
+    async fn handle(
+        &self,
+        batch: &[Delivery],
+        retry: Retry,
+        cancel: &CancellationToken,
+    ) -> Result<Option<()>, BrokerLost> {
+        let bodies: Vec<&[u8]> = batch.iter().map(|d| d.data.as_slice()).collect();
+        let redelivered = batch.iter().filter(|d| d.redelivered).count();
+        let outcomes = match process(&self.store, &self.config.limits, &bodies, retry, cancel).await
+        {
+            Ok(outcomes) => outcomes,
+            Err(Stopped) => return Ok(None),
+        };
+        for (delivery, outcome) in batch.iter().zip(&outcomes) {
+            if let Outcome::DeadLetter(reason) = outcome {
+                self.dead_letter(delivery, reason).await?;
+            }
+        }
+        if let Some(last) = batch.last() {
+            last.acker.ack(BasicAckOptions { multiple: true }).await?;
+        }
+        self.stats.record(&outcomes, redelivered);
+        Ok(Some(()))
+    }
+
+    /// Republishes the message unchanged but for a reason header, confirmed, before the
+    /// batch ack removes the original.
+    async fn dead_letter(&self, delivery: &Delivery, reason: &str) -> Result<(), BrokerLost> {
+        let message_id = delivery
+            .properties
+            .message_id()
+            .as_ref()
+            .map(ToString::to_string);
+        tracing::warn!(upload.id = message_id.unwrap_or_default(), %reason, "dead-lettering a message");
+        let mut headers = delivery.properties.headers().clone().unwrap_or_default();
+        headers.insert(
+            REASON_HEADER.into(),
+            AMQPValue::LongString(LongString::from(reason.as_bytes().to_vec())),
+        );
+        let properties = delivery.properties.clone().with_headers(headers);
+        publish_confirmed(
+            &self.dead_letters,
+            &self.config.broker.dead_letter_exchange,
+            "",
+            &delivery.data,
+            properties,
+        )
+        .await
+        .map_err(|error| match error {
+            broker::PublishError::Amqp(error) => BrokerLost::Amqp(error),
+            other => BrokerLost::Other(format!("dead-letter publish failed: {other}")),
+        })
+    }
+}
+
+fn next_delivery(next: Option<Result<Delivery, lapin::Error>>) -> Result<Delivery, BrokerLost> {
+    match next {
+        Some(delivery) => Ok(delivery?),
+        None => Err(BrokerLost::Other(
+            "the broker cancelled the consumer".into(),
+        )),
+    }
+}

@@ -1,0 +1,90 @@
+//! Running totals of what the consumer did, logged periodically so an operator can see
+//! progress without a metrics system.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::handle::Outcome;
+
+/// Counters since the process started.
+#[derive(Debug, Default)]
+pub struct Stats {
+    batches: AtomicU64,
+    stored: AtomicU64,
+    superseded: AtomicU64,
+    dead_lettered: AtomicU64,
+    redelivered: AtomicU64,
+}
+
+/// A copy of the counters at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Batches committed.
+    pub batches: u64,
+    /// Uploads written.
+    pub stored: u64,
+    /// Uploads that changed nothing (older than the stored one).
+    pub superseded: u64,
+    /// Messages sent to the dead-letter queue.
+    pub dead_lettered: u64,
+    /// Deliveries the broker flagged as redelivered.
+    pub redelivered: u64,
+}
+
+impl Stats {
+    /// Counts one decided batch.
+    pub fn record(&self, outcomes: &[Outcome], redelivered: usize) {
+        let count =
+            |wanted: fn(&Outcome) -> bool| outcomes.iter().filter(|o| wanted(o)).count() as u64;
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.stored
+            .fetch_add(count(|o| matches!(o, Outcome::Stored)), Ordering::Relaxed);
+        self.superseded.fetch_add(
+            count(|o| matches!(o, Outcome::Superseded)),
+            Ordering::Relaxed,
+        );
+        self.dead_lettered.fetch_add(
+            count(|o| matches!(o, Outcome::DeadLetter(_))),
+            Ordering::Relaxed,
+        );
+        self.redelivered
+            .fetch_add(redelivered as u64, Ordering::Relaxed);
+    }
+
+    /// The current totals.
+    pub fn totals(&self) -> Totals {
+        Totals {
+            batches: self.batches.load(Ordering::Relaxed),
+            stored: self.stored.load(Ordering::Relaxed),
+            superseded: self.superseded.load(Ordering::Relaxed),
+            dead_lettered: self.dead_lettered.load(Ordering::Relaxed),
+            redelivered: self.redelivered.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Logs the totals whenever they changed, every `period`, until `cancel` fires.
+    pub async fn report_every(self: Arc<Self>, period: Duration, cancel: CancellationToken) {
+        let mut last = Totals::default();
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = tokio::time::sleep(period) => {}
+            }
+            let now = self.totals();
+            if now != last {
+                tracing::info!(
+                    batches = now.batches,
+                    stored = now.stored,
+                    superseded = now.superseded,
+                    dead_lettered = now.dead_lettered,
+                    redelivered = now.redelivered,
+                    "consumer progress"
+                );
+                last = now;
+            }
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! `application/json` bodies: `{"session": {…}}`.
+//!
+//! Hand-written serde visitors read the body in one pass instead of going through
+//! `serde_json::Value`, whose maps keep only the last of duplicate keys: a duplicate must be
+//! reported, never silently resolved. serde_json's recursion limit (128) stays in force.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use super::DecodeError;
+use crate::session::{FieldErrors, RawSession, RawValue, field_name};
+
+const VALUE_RULE: &str = "must be text or {\"rawData\": base64}";
+
+/// Decodes a JSON create body. Structural problems inside the session (wrong JSON types,
+/// duplicate keys) are collected in [`RawSession::errors`]; only an unreadable body or a
+/// missing `session` object is an `Err`.
+pub fn decode(body: &[u8]) -> Result<RawSession, DecodeError> {
+    let root: Shape<Root> = serde_json::from_slice(body)
+        .map_err(|error| DecodeError::malformed("body", format!("is not valid JSON: {error}")))?;
+    const REQUIRED: &str = "is required: the body must be {\"session\": {…}}";
+    match root {
+        Shape::Object(Root {
+            session: Some(Shape::Object(session)),
+            duplicate: false,
+        }) => Ok(session),
+        Shape::Object(Root {
+            duplicate: true, ..
+        }) => Err(DecodeError::malformed("session", "is given more than once")),
+        Shape::Object(Root {
+            session: Some(other),
+            ..
+        }) => Err(DecodeError::malformed(
+            "session",
+            format!("must be an object, not {}", other.kind()),
+        )),
+        _ => Err(DecodeError::malformed("session", REQUIRED)),
+    }
+}
+
+/// Any JSON value; objects are read by `M`, everything else is kept as text or a marker.
+enum Shape<M> {
+    Str(String),
+    /// A number as its JSON text (integers exactly; other numbers via `serde_json::Number`).
+    Num(String),
+    Bool(bool),
+    Null,
+    Array,
+    Object(M),
+}
+
+impl<M> Shape<M> {
+    fn kind(&self) -> &'static str {
+        match self {
+            Shape::Str(_) => "a string",
+            Shape::Num(_) => "a number",
+            Shape::Bool(_) => "true or false",
+            Shape::Null => "null",
+            Shape::Array => "an array",
+            Shape::Object(_) => "an object",
+        }
+    }
+}
+
+/// Reads the entries of a JSON object in one context (root, session, data, point value).
+trait ReadMap: Sized {
+    fn read<'de, A: MapAccess<'de>>(map: A) -> Result<Self, A::Error>;
+}
+
+impl<'de, M: ReadMap> Deserialize<'de> for Shape<M> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ShapeVisitor(PhantomData))
+    }
+}
+
+struct ShapeVisitor<M>(PhantomData<M>);
+
+impl<'de, M: ReadMap> Visitor<'de> for ShapeVisitor<M> {
+    type Value = Shape<M>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Shape::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Shape::Num(v.to_string()))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Shape::Num(v.to_string()))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        // `Number` keeps a fraction or exponent visible (1e9 → "1000000000.0"), so a float
+        // never passes as integer seconds.
+        let text = serde_json::Number::from_f64(v).map_or_else(|| v.to_string(), |n| n.to_string());
+        Ok(Shape::Num(text))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Shape::Str(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Shape::Str(v))
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Shape::Null)
+    }
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(Shape::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Shape::Array)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        M::read(map).map(Shape::Object)
+    }
+}
+
+/// An object whose content does not matter.
+struct Skip;
+
+impl ReadMap for Skip {
+    fn read<'de, A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Skip)
+    }
+}
+
+/// The body object: only `session` matters.
+struct Root {
+    session: Option<Shape<RawSession>>,
+    duplicate: bool,
+}
+
+impl ReadMap for Root {
+    fn read<'de, A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        let mut root = Root {
+            session: None,
+            duplicate: false,
+        };
+        while let Some(key) = map.next_key::<String>()? {
+            if key != "session" {
+                map.next_value::<IgnoredAny>()?;
+            } else if root.session.is_some() {
+                root.duplicate = true;
+                map.next_value::<IgnoredAny>()?;
+            } else {
+                root.session = Some(map.next_value()?);
+            }
+        }
+        Ok(root)
+    }
+}
+
+impl ReadMap for RawSession {
+    fn read<'de, A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        const FIELDS: [&str; 5] = ["uuid", "unit_id", "created", "saved", "data"];
+        let mut raw = RawSession::default();
+        let mut seen = [false; FIELDS.len()];
+        while let Some(key) = map.next_key::<String>()? {
+            // Unknown keys are ignored, as MDA clients may send more than we store.
+            let Some(index) = FIELDS.iter().position(|field| *field == key) else {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            };
+            if std::mem::replace(&mut seen[index], true) {
+                raw.errors.add(field_name(&key), "is given more than once");
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            }
+            let errors = &mut raw.errors;
+            match key.as_str() {
+                "uuid" => raw.uuid = text(errors, &key, map.next_value()?, false),
+                "unit_id" => raw.unit_id = text(errors, &key, map.next_value()?, true),
+                "created" => raw.created = text(errors, &key, map.next_value()?, true),
+                "saved" => raw.saved = text(errors, &key, map.next_value()?, true),
+                _ => match map.next_value::<Shape<Points>>()? {
+                    Shape::Object(Points(points)) => raw.points = points,
+                    Shape::Null => {}
+                    other => errors.add(
+                        field_name(&key),
+                        format!("must be an object of points, not {}", other.kind()),
+                    ),
+                },
+            }
+        }
+        Ok(raw)
+    }
+}
+
+/// The text of a top-level field; `null` counts as absent. Other types are recorded.
+fn text(
+    errors: &mut FieldErrors,
+    field: &str,
+    value: Shape<Skip>,
+    numbers: bool,
+) -> Option<String> {
+    match value {
+        Shape::Str(text) => Some(text),
+        Shape::Num(text) if numbers => Some(text),
+        Shape::Null => None,
+        other => {
+            let wanted = match field {
+                "created" | "saved" => "unix seconds (an integer)",
+                _ => "a string",
+            };
+            errors.add(
+                field_name(field),
+                format!("must be {wanted}, not {}", other.kind()),
+            );
+            None
+        }
+    }
+}
+
+/// `session.data`: every entry in order, duplicates included.
+struct Points(Vec<(String, RawValue)>);
+
+impl ReadMap for Points {
+    fn read<'de, A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        let mut points = Vec::new();
+        while let Some(name) = map.next_key::<String>()? {
+            let value = match map.next_value::<Shape<RawData>>()? {
+                Shape::Str(text) | Shape::Num(text) => RawValue::Text(text),
+                Shape::Bool(flag) => RawValue::Text(flag.to_string()),
+                Shape::Null => RawValue::Text(String::new()),
+                Shape::Object(RawData(Some(base64))) => RawValue::RawData(base64),
+                Shape::Array | Shape::Object(RawData(None)) => {
+                    RawValue::Invalid(VALUE_RULE.to_owned())
+                }
+            };
+            points.push((name, value));
+        }
+        Ok(Points(points))
+    }
+}
+
+/// A point value object: valid only as exactly `{"rawData": "<string>"}`.
+struct RawData(Option<String>);
+
+impl ReadMap for RawData {
+    fn read<'de, A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        let mut entries = 0_usize;
+        let mut found = None;
+        while let Some(key) = map.next_key::<String>()? {
+            entries += 1;
+            let value = map.next_value::<Shape<Skip>>()?;
+            if let (true, Shape::Str(text)) = (key == "rawData", value) {
+                found = Some(text);
+            }
+        }
+        Ok(RawData(if entries == 1 { found } else { None }))
+    }
+}

@@ -1,0 +1,119 @@
+//! Users, grants and projects held in memory, so authorising a request never waits for
+//! PostgreSQL. A background task reloads them periodically (and soon after an unknown user
+//! shows up); while PostgreSQL is down the last good copy keeps serving.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
+use axum::http::HeaderMap;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::error::ApiError;
+use crate::auth::{AuthError, Credentials, TIMESTAMP_HEADER};
+use crate::store::Store;
+use crate::store::admin::{AuthData, load_auth_data};
+
+/// Shortest pause between two reloads asked for by unknown users.
+const MIN_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The in-memory copy of the auth tables.
+pub struct AuthCache {
+    data: ArcSwapOption<AuthData>,
+    store: Store,
+    reload_soon: Notify,
+    window_seconds: i64,
+}
+
+impl AuthCache {
+    /// Creates the cache and tries one load, waiting at most `first_load_timeout`.
+    pub async fn start(
+        store: Store,
+        window_seconds: i64,
+        refresh_every: Duration,
+        first_load_timeout: Duration,
+        cancel: CancellationToken,
+    ) -> Arc<Self> {
+        let cache = Arc::new(Self {
+            data: ArcSwapOption::empty(),
+            store,
+            reload_soon: Notify::new(),
+            window_seconds,
+        });
+        if tokio::time::timeout(first_load_timeout, cache.reload())
+            .await
+            .is_err()
+        {
+            tracing::warn!("auth data not loaded yet: PostgreSQL did not answer in time");
+        }
+        tokio::spawn(Arc::clone(&cache).refresh_loop(refresh_every, cancel));
+        cache
+    }
+
+    /// Reloads from PostgreSQL; on failure keeps the current copy.
+    pub async fn reload(&self) {
+        match self.store.run(load_auth_data).await {
+            Ok(data) => self.data.store(Some(Arc::new(data))),
+            Err(error) => {
+                tracing::warn!(%error, "cannot reload auth data; keeping the cached copy")
+            }
+        }
+    }
+
+    async fn refresh_loop(self: Arc<Self>, every: Duration, cancel: CancellationToken) {
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = tokio::time::sleep(every) => {}
+                () = self.reload_soon.notified() => {}
+            }
+            self.reload().await;
+            tokio::time::sleep(MIN_RELOAD_INTERVAL).await;
+        }
+    }
+
+    /// Authenticates the request and checks the principal may use `project_id`. Returns
+    /// the username. Unknown project: `404`; every auth failure: `403`.
+    pub fn authorize(
+        &self,
+        headers: &HeaderMap,
+        project_id: i64,
+        now: i64,
+    ) -> Result<String, ApiError> {
+        let data = self.data.load_full().ok_or_else(|| {
+            ApiError::Unavailable("authentication data is not loaded yet; retry shortly".into())
+        })?;
+        let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+        let credentials = Credentials::parse(header("authorization"), header(TIMESTAMP_HEADER))
+            .map_err(forbidden)?;
+        let Some(secret) = data.secrets.get(&credentials.username) else {
+            self.reload_soon.notify_one();
+            return Err(forbidden(AuthError::Invalid));
+        };
+        credentials
+            .verify(secret, now, self.window_seconds)
+            .map_err(forbidden)?;
+        if !data.projects.contains(&project_id) {
+            self.reload_soon.notify_one();
+            return Err(ApiError::NotFound(format!(
+                "project {project_id} does not exist"
+            )));
+        }
+        let granted = data
+            .grants
+            .get(&credentials.username)
+            .is_some_and(|projects| projects.contains(&project_id));
+        if !granted {
+            return Err(ApiError::Forbidden(format!(
+                "user {} may not use project {project_id}",
+                credentials.username
+            )));
+        }
+        Ok(credentials.username)
+    }
+}
+
+fn forbidden(error: AuthError) -> ApiError {
+    ApiError::Forbidden(error.to_string())
+}

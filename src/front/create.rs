@@ -1,0 +1,108 @@
+//! `POST /api/v1/projects/{project_id}/sessions`: decode, check, stamp, publish, answer.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use http_body_util::{BodyDataStream, BodyExt as _, Limited};
+
+use super::error::{ApiError, success};
+use super::{AppState, parse_project_id};
+use crate::decode::{self, BodyKind, MultipartLimits};
+use crate::session::RawSession;
+use crate::view::SessionView;
+use crate::wire::{Stamp, Upload};
+
+/// Header naming the upload id of an accepted upload.
+pub const UPLOAD_ID_HEADER: &str = "x-upload-id";
+
+/// Accepts one session upload; `202` only once the broker confirmed the message.
+pub async fn create_session(
+    State(state): State<AppState>,
+    Path(project): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let project_id = parse_project_id(&project)?;
+    let now = chrono::Utc::now().timestamp();
+    let principal = state.auth.authorize(&headers, project_id, now)?;
+    let raw = read_session(&state, &headers, body).await?;
+    let stamp = Stamp::now(&principal);
+    let session = raw
+        .parse(&state.config.limits, stamp.received_seconds())
+        .map_err(ApiError::invalid)?;
+    let view = SessionView::accepted(&session, &stamp);
+    let upload = Upload::create(project_id, stamp, session);
+    let upload_id = upload.stamp.upload_id;
+    state
+        .publisher
+        .publish(&upload, state.config.front.publish_timeout())
+        .await
+        .map_err(|error| {
+            tracing::warn!(upload.id = %upload_id, %error, "upload not confirmed by the broker");
+            ApiError::Unavailable(format!("the upload was not stored ({error}); retry"))
+        })?;
+    tracing::debug!(upload.id = %upload_id, project.id = project_id, "upload accepted");
+    let mut response = success(StatusCode::ACCEPTED, view, Some("accepted"));
+    if let Ok(value) = HeaderValue::from_str(&upload_id.to_string()) {
+        response.headers_mut().insert(UPLOAD_ID_HEADER, value);
+    }
+    Ok(response)
+}
+
+/// Reads and decodes the body by its content type, never past the body limit.
+async fn read_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<RawSession, ApiError> {
+    let limit = state.config.front.body_limit_bytes;
+    let too_large = || ApiError::PayloadTooLarge(format!("the body must be at most {limit} bytes"));
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(too_large());
+    }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let kind = decode::body_kind(content_type)?;
+    let limited = Limited::new(body, limit);
+    let raw = match kind {
+        BodyKind::Multipart { boundary } => {
+            let limits = MultipartLimits {
+                max_body_bytes: limit as u64,
+                max_text_field_bytes: state
+                    .config
+                    .limits
+                    .max_text_bytes
+                    .max(state.config.limits.max_raw_bytes * 2)
+                    as u64,
+                max_parts: state.config.limits.max_points.saturating_add(8),
+            };
+            decode::multipart::decode(BodyDataStream::new(limited), boundary, &limits).await?
+        }
+        BodyKind::Json | BodyKind::Form => {
+            let bytes = match limited.collect().await {
+                Ok(collected) => collected.to_bytes(),
+                Err(error) if error.is::<http_body_util::LengthLimitError>() => {
+                    return Err(too_large());
+                }
+                Err(error) => {
+                    return Err(ApiError::field(
+                        "body",
+                        format!("could not read the body: {error}"),
+                    ));
+                }
+            };
+            if matches!(kind, BodyKind::Json) {
+                decode::json::decode(&bytes)?
+            } else {
+                decode::form::decode(&bytes)?
+            }
+        }
+    };
+    Ok(raw)
+}

@@ -1,0 +1,168 @@
+//! The HTTP front: axum router, shared state, startup and graceful shutdown.
+
+pub mod auth_cache;
+pub mod create;
+pub mod error;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::trace::TraceLayer;
+
+use self::auth_cache::AuthCache;
+use self::error::{ApiError, success};
+use crate::broker::Publisher;
+use crate::config::Config;
+use crate::store::Store;
+
+/// What every handler shares; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The whole configuration.
+    pub config: Arc<Config>,
+    /// Users, grants and projects.
+    pub auth: Arc<AuthCache>,
+    /// The confirmed publisher.
+    pub publisher: Arc<Publisher>,
+}
+
+/// Parses a `{project_id}` path segment: a positive integer, else `400`.
+pub fn parse_project_id(text: &str) -> Result<i64, ApiError> {
+    match text.parse::<i64>() {
+        Ok(id) if id > 0 => Ok(id),
+        _ => Err(ApiError::field("project_id", "must be a positive integer")),
+    }
+}
+
+/// The routes, for tests that drive the front in-process.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/time", get(server_time))
+        .route(
+            "/projects/{project_id}/sessions",
+            post(create::create_session),
+        )
+        .route(
+            "/project/{project_id}/sessions",
+            post(create::create_session),
+        );
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn server_time() -> Response {
+    success(StatusCode::OK, chrono::Utc::now().timestamp(), None)
+}
+
+async fn healthz() -> Response {
+    success(StatusCode::OK, "alive", None)
+}
+
+async fn readyz(State(state): State<AppState>) -> Result<Response, ApiError> {
+    if state.publisher.is_ready() {
+        Ok(success(StatusCode::OK, "ready", None))
+    } else {
+        Err(ApiError::Unavailable("not connected to RabbitMQ".into()))
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such route".into())
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+/// A front bound to its listener, ready to serve.
+pub struct Front {
+    listener: TcpListener,
+    app: Router,
+    background: CancellationToken,
+    drain_timeout: Duration,
+}
+
+impl Front {
+    /// Binds the listener (port 0 picks a free one), connects the publisher in the
+    /// background and loads the auth cache.
+    pub async fn build(config: Config) -> std::io::Result<Self> {
+        let config = Arc::new(config);
+        let background = CancellationToken::new();
+        let store = Store::new(&config.database);
+        let auth = AuthCache::start(
+            store,
+            config.front.auth_window_seconds,
+            Duration::from_secs(config.front.auth_refresh_seconds.max(1)),
+            Duration::from_secs(5),
+            background.clone(),
+        )
+        .await;
+        let publisher = Publisher::start(
+            config.broker.clone(),
+            config.front.publish_channels,
+            background.clone(),
+        );
+        let listener = TcpListener::bind(config.front.listen).await?;
+        let drain_timeout = Duration::from_secs(config.front.shutdown_timeout_seconds);
+        let state = AppState {
+            config,
+            auth,
+            publisher,
+        };
+        Ok(Self {
+            listener,
+            app: router(state),
+            background,
+            drain_timeout,
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests
+    /// finish (at most the drain timeout) and closes the broker connection.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let stop = CancellationToken::new();
+        let stopping = stop.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            stopping.cancel();
+        });
+        let serve = axum::serve(self.listener, self.app)
+            .with_graceful_shutdown(stop.clone().cancelled_owned());
+        let deadline = async {
+            stop.cancelled().await;
+            tokio::time::sleep(self.drain_timeout).await;
+        };
+        let result = tokio::select! {
+            result = serve => result,
+            () = deadline => {
+                tracing::warn!("in-flight requests did not finish in time; exiting anyway");
+                Ok(())
+            }
+        };
+        self.background.cancel();
+        result
+    }
+}

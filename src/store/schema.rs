@@ -1,0 +1,80 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    api_users (id) {
+        id -> Int8,
+        username -> Text,
+        api_secret -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    attachments (session_id, point) {
+        session_id -> Int8,
+        point -> Text,
+        embedded -> Bool,
+        filename -> Nullable<Text>,
+        content_type -> Text,
+        size -> Int8,
+        md5 -> Bytea,
+        sha256 -> Bytea,
+        bytes -> Bytea,
+    }
+}
+
+diesel::table! {
+    devices (project_id, unit_id) {
+        project_id -> Int8,
+        unit_id -> Text,
+        first_seen -> Timestamptz,
+        last_seen -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    project_grants (user_id, project_id) {
+        user_id -> Int8,
+        project_id -> Int8,
+    }
+}
+
+diesel::table! {
+    projects (id) {
+        id -> Int8,
+        name -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Int8,
+        project_id -> Int8,
+        uuid -> Text,
+        unit_id -> Text,
+        created -> Timestamptz,
+        saved -> Timestamptz,
+        received -> Timestamptz,
+        received_from -> Text,
+        upload_id -> Uuid,
+        is_deleted -> Bool,
+        points -> Jsonb,
+        timezone_offset -> Nullable<Int4>,
+    }
+}
+
+diesel::joinable!(attachments -> sessions (session_id));
+diesel::joinable!(devices -> projects (project_id));
+diesel::joinable!(project_grants -> api_users (user_id));
+diesel::joinable!(project_grants -> projects (project_id));
+diesel::joinable!(sessions -> projects (project_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    api_users,
+    attachments,
+    devices,
+    project_grants,
+    projects,
+    sessions,
+);
