@@ -11,6 +11,8 @@ export DATABASE_URL ?= postgres://intake:intake@127.0.0.1:5432/intake
 export AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/%2f
 
 BIN := ./target/release
+# nextest where installed (dev machines and CI have it), plain cargo test otherwise.
+TEST_RUNNER = $(if $(shell cargo nextest --version 2>/dev/null),cargo nextest run,cargo test)
 
 .PHONY: help services build migrate demo run run-front run-consumer fmt lint test bench clean
 
@@ -48,11 +50,7 @@ lint: ## Check formatting and run clippy with warnings as errors
 # Doc tests run first so that the last summary in the log is the main test run's.
 test: services lint ## Lint, then run all tests against the real services
 	cargo test --doc
-	if cargo nextest --version >/dev/null 2>&1; then \
-		cargo nextest run --workspace --no-fail-fast; \
-	else \
-		cargo test --workspace --no-fail-fast; \
-	fi
+	$(TEST_RUNNER) --workspace --no-fail-fast
 
 bench: ## Run the benchmarks (scripts/bench.sh)
 	@if [[ -f scripts/bench.sh ]]; then bash scripts/bench.sh; \

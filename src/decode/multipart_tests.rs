@@ -274,28 +274,3 @@ fn the_decode_future_is_send() {
     let future = super::multipart::decode(stream, BOUNDARY.to_owned(), &limits);
     assert_send(&future);
 }
-#[test]
-fn zz_print() {
-    let body = multipart_body(&[
-        text_part("session[unit_id]", "u"),
-        text_part("session[data][p]", "v"),
-    ]);
-    eprintln!("{:?}", decode(&body[..body.len() / 2]));
-    eprintln!("{:?}", decode(&body[..body.len() - 12]));
-    eprintln!(
-        "{:?}",
-        decode_multipart(&body, "other", 5, &MultipartLimits::default())
-    );
-    eprintln!("{:?}", decode(b""));
-    let bad_header = format!("--{BOUNDARY}\r\nno colon here\r\n\r\nx\r\n--{BOUNDARY}--\r\n");
-    eprintln!("{:?}", decode(bad_header.as_bytes()));
-    eprintln!(
-        "{:?}",
-        super::json::decode(b"{\"session\":{\"created\":1e9, \"saved\": 1e20}}")
-    );
-    eprintln!("{:?}", super::json::decode(b"{\"session\":{\"created\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["));
-    eprintln!("{:?}", super::form::decode(b"session[data][x]=%ff"));
-    eprintln!("{:?}", super::body_kind(Some("text/plain")));
-    eprintln!("{:?}", super::body_kind(None));
-    eprintln!("{:?}", MultipartLimits::default());
-}

@@ -1,0 +1,467 @@
+//! Shared integration-test harness: a database of its own per test (migrated on creation,
+//! dropped on `Drop`), exchange and queue names of its own, the real front and consumer
+//! in-process, a signing HTTP client, and polling helpers.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod proxy;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use diesel::prelude::*;
+use diesel::sql_query;
+use intake::broker;
+use intake::config::{Config, Secret};
+use intake::front::Front;
+use intake::store::{Store, admin};
+use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
+use tokio_util::sync::CancellationToken;
+
+/// The database URL tests derive their own databases from.
+pub fn base_database_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://intake:intake@127.0.0.1:5432/intake".into())
+}
+
+/// The broker URL tests use.
+pub fn amqp_url() -> String {
+    std::env::var("AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+fn with_database(url: &str, name: &str) -> String {
+    let (base, _) = url.rsplit_once('/').expect("DATABASE_URL has a path");
+    format!("{base}/{name}")
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A migrated database of the test's own, dropped with it.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    pub fn create() -> Self {
+        let name = unique("intake_test");
+        let mut admin = PgConnection::establish(&with_database(&base_database_url(), "postgres"))
+            .expect("connect to the postgres database");
+        sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).unwrap();
+        let url = with_database(&base_database_url(), &name);
+        let db = Self { name, url };
+        db.store().migrate().expect("migrate the test database");
+        db
+    }
+
+    pub fn store(&self) -> Store {
+        Store::new(&test_config_for(&self.url, &Topology::named("unused")).database)
+    }
+
+    pub fn conn(&self) -> PgConnection {
+        PgConnection::establish(&self.url).expect("connect to the test database")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Ok(mut admin) =
+            PgConnection::establish(&with_database(&base_database_url(), "postgres"))
+        {
+            let _ = sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+                .execute(&mut admin);
+        }
+    }
+}
+
+/// Exchange and queue names of the test's own, deleted with it.
+#[derive(Clone)]
+pub struct Topology {
+    pub exchange: String,
+    pub queue: String,
+    pub dead_letter_exchange: String,
+    pub dead_letter_queue: String,
+}
+
+impl Topology {
+    pub fn named(base: &str) -> Self {
+        Self {
+            exchange: format!("{base}.x"),
+            queue: format!("{base}.q"),
+            dead_letter_exchange: format!("{base}.dlx"),
+            dead_letter_queue: format!("{base}.dlq"),
+        }
+    }
+
+    pub fn unique() -> Self {
+        Self::named(&unique("intake-test"))
+    }
+}
+
+impl Drop for Topology {
+    fn drop(&mut self) {
+        if !self.queue.starts_with("intake-test") {
+            return;
+        }
+        let names = self.clone_names();
+        // Drop cannot await; clean up on a runtime of its own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let Ok(conn) = lapin::Connection::connect(&amqp_url(), Default::default()).await
+                else {
+                    return;
+                };
+                let Ok(channel) = conn.create_channel().await else {
+                    return;
+                };
+                for queue in [&names.0, &names.1] {
+                    let _ = channel
+                        .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+                        .await;
+                }
+                for exchange in [&names.2, &names.3] {
+                    let _ = channel
+                        .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
+                        .await;
+                }
+                let _ = conn.close(200, "test done".into()).await;
+            });
+        })
+        .join();
+    }
+}
+
+impl Topology {
+    fn clone_names(&self) -> (String, String, String, String) {
+        (
+            self.queue.clone(),
+            self.dead_letter_queue.clone(),
+            self.exchange.clone(),
+            self.dead_letter_exchange.clone(),
+        )
+    }
+}
+
+/// The test overlay, pointed at a database and topology of the test's own.
+pub fn test_config_for(database_url: &str, topology: &Topology) -> Config {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config");
+    let mut config = Config::load_from(&dir, Some("test")).expect("load config/test.toml");
+    config.database.url = Secret::new(database_url);
+    config.broker.url = Secret::new(amqp_url());
+    config.broker.exchange = topology.exchange.clone();
+    config.broker.queue = topology.queue.clone();
+    config.broker.dead_letter_exchange = topology.dead_letter_exchange.clone();
+    config.broker.dead_letter_queue = topology.dead_letter_queue.clone();
+    config
+}
+
+/// A running front (and optionally consumers) against a database and topology of its own.
+pub struct TestApp {
+    pub db: TestDb,
+    pub topology: Topology,
+    pub config: Config,
+    pub address: SocketAddr,
+    pub project_id: i64,
+    pub username: String,
+    pub secret: String,
+    pub http: reqwest::Client,
+    front_stop: Option<tokio::sync::oneshot::Sender<()>>,
+    consumers: Vec<(CancellationToken, tokio::task::JoinHandle<()>)>,
+}
+
+impl TestApp {
+    /// Front and one consumer.
+    pub async fn spawn() -> Self {
+        let mut app = Self::front_only().await;
+        app.start_consumer();
+        app
+    }
+
+    /// Front only: the queue fills and nothing is stored until a consumer starts.
+    pub async fn front_only() -> Self {
+        Self::front_with(|_| {}).await
+    }
+
+    /// Front with a configuration tweak.
+    pub async fn front_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        intake::telemetry::init_for_tests();
+        let db = TestDb::create();
+        let topology = Topology::unique();
+        let mut config = test_config_for(&db.url, &topology);
+        tweak(&mut config);
+        let (project_id, username, secret) = {
+            let mut conn = db.conn();
+            let project_id = admin::create_project(&mut conn, "field-survey").unwrap();
+            let user = admin::create_user(&mut conn, "device-fleet").unwrap();
+            admin::grant(&mut conn, user.id, project_id).unwrap();
+            (project_id, user.username, user.secret)
+        };
+        let front = Front::build(config.clone()).await.expect("front starts");
+        let address = front.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(front.run(async move {
+            let _ = stopped.await;
+        }));
+        let app = Self {
+            db,
+            topology,
+            config,
+            address,
+            project_id,
+            username,
+            secret,
+            http: reqwest::Client::new(),
+            front_stop: Some(stop),
+            consumers: Vec::new(),
+        };
+        app.wait_ready().await;
+        app
+    }
+
+    async fn wait_ready(&self) {
+        let url = format!("http://{}/readyz", self.address);
+        eventually("front ready", Duration::from_secs(20), || async {
+            let response = self.http.get(&url).send().await.ok()?;
+            response.status().is_success().then_some(())
+        })
+        .await;
+    }
+
+    /// Starts one more in-process consumer on the same queue.
+    pub fn start_consumer(&mut self) {
+        self.start_consumer_with(|_| {});
+    }
+
+    /// Starts a consumer with a configuration tweak.
+    pub fn start_consumer_with(&mut self, tweak: impl FnOnce(&mut Config)) {
+        let mut config = self.config.clone();
+        tweak(&mut config);
+        let cancel = CancellationToken::new();
+        let handle = tokio::spawn(intake::consumer::run(config, cancel.clone()));
+        self.consumers.push((cancel, handle));
+    }
+
+    /// Stops every consumer, waiting for in-flight batches to finish.
+    pub async fn stop_consumers(&mut self) {
+        for (cancel, handle) in self.consumers.drain(..) {
+            cancel.cancel();
+            let _ = handle.await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    pub fn sessions_url(&self) -> String {
+        self.url(&format!("/api/v1/projects/{}/sessions", self.project_id))
+    }
+
+    /// A request with valid MDA auth headers.
+    pub fn signed(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        sign(request, &self.username, &self.secret)
+    }
+
+    pub async fn post_json(&self, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        let request = self.signed(self.http.post(self.sessions_url())).json(body);
+        read(request.send().await.unwrap()).await
+    }
+
+    pub async fn post_form(&self, body: &str) -> (u16, serde_json::Value) {
+        let request = self
+            .signed(self.http.post(self.sessions_url()))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.to_owned());
+        read(request.send().await.unwrap()).await
+    }
+
+    /// Waits until the session row holds the expected unit id (or any, if `None`).
+    pub async fn stored(&self, uuid: &str) -> StoredSession {
+        let project_id = self.project_id;
+        let url = self.db.url.clone();
+        let uuid = uuid.to_owned();
+        eventually("session stored", Duration::from_secs(30), || {
+            let url = url.clone();
+            let uuid = uuid.clone();
+            async move {
+                tokio::task::spawn_blocking(move || load_session(&url, project_id, &uuid))
+                    .await
+                    .unwrap()
+            }
+        })
+        .await
+    }
+
+    /// The stored session now, if any.
+    pub async fn stored_now(&self, uuid: &str) -> Option<StoredSession> {
+        let (url, project_id, uuid) = (self.db.url.clone(), self.project_id, uuid.to_owned());
+        tokio::task::spawn_blocking(move || load_session(&url, project_id, &uuid))
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.front_stop.take() {
+            let _ = stop.send(());
+        }
+        for (cancel, _) in &self.consumers {
+            cancel.cancel();
+        }
+    }
+}
+
+/// Adds valid MDA auth headers for `username` now.
+pub fn sign(request: reqwest::RequestBuilder, username: &str, secret: &str) -> reqwest::RequestBuilder {
+    let now = chrono::Utc::now().timestamp();
+    intake::auth::headers(username, secret, now)
+        .into_iter()
+        .fold(request, |request, (name, value)| request.header(name, value))
+}
+
+/// Status and JSON body of a response.
+pub async fn read(response: reqwest::Response) -> (u16, serde_json::Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let body = serde_json::from_str(&text)
+        .unwrap_or_else(|_| panic!("response is not JSON ({status}): {text}"));
+    (status, body)
+}
+
+/// Polls `probe` until it yields a value, or fails the test after `limit`.
+pub async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A session row with its attachments, as a user would check it in PostgreSQL.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredSession {
+    pub unit_id: String,
+    pub created: i64,
+    pub saved: i64,
+    pub received_from: String,
+    pub upload_id: uuid::Uuid,
+    pub is_deleted: bool,
+    pub points: serde_json::Value,
+    pub timezone_offset: Option<i32>,
+    /// (point, embedded, filename, content type, bytes), sorted by point.
+    pub attachments: Vec<(String, bool, Option<String>, String, Vec<u8>)>,
+}
+
+#[derive(QueryableByName)]
+struct SessionRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    unit_id: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    created: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    saved: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    received_from: String,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    upload_id: uuid::Uuid,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    is_deleted: bool,
+    #[diesel(sql_type = diesel::sql_types::Jsonb)]
+    points: serde_json::Value,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Integer>)]
+    timezone_offset: Option<i32>,
+}
+
+#[derive(QueryableByName)]
+struct AttachmentRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    point: String,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    embedded: bool,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    filename: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    content_type: String,
+    #[diesel(sql_type = diesel::sql_types::Binary)]
+    bytes: Vec<u8>,
+}
+
+/// Reads one session straight from PostgreSQL.
+pub fn load_session(url: &str, project_id: i64, uuid: &str) -> Option<StoredSession> {
+    let mut conn = PgConnection::establish(url).ok()?;
+    let row: SessionRow = sql_query(
+        "SELECT id, unit_id, extract(epoch FROM created)::int8 AS created,
+                extract(epoch FROM saved)::int8 AS saved, received_from, upload_id, is_deleted,
+                points, timezone_offset
+         FROM sessions WHERE project_id = $1 AND uuid = $2",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(project_id)
+    .bind::<diesel::sql_types::Text, _>(uuid)
+    .get_result(&mut conn)
+    .optional()
+    .ok()??;
+    let attachments: Vec<AttachmentRow> = sql_query(
+        "SELECT point, embedded, filename, content_type, bytes FROM attachments
+         WHERE session_id = $1 ORDER BY point",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(row.id)
+    .load(&mut conn)
+    .ok()?;
+    Some(StoredSession {
+        unit_id: row.unit_id,
+        created: row.created,
+        saved: row.saved,
+        received_from: row.received_from,
+        upload_id: row.upload_id,
+        is_deleted: row.is_deleted,
+        points: row.points,
+        timezone_offset: row.timezone_offset,
+        attachments: attachments
+            .into_iter()
+            .map(|a| (a.point, a.embedded, a.filename, a.content_type, a.bytes))
+            .collect(),
+    })
+}
+
+/// Counts rows of a table in a test database.
+pub fn count(url: &str, table: &str) -> i64 {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = PgConnection::establish(url).unwrap();
+    sql_query(format!("SELECT count(*) AS n FROM {table}"))
+        .get_result::<Count>(&mut conn)
+        .unwrap()
+        .n
+}
+
+/// A publishing connection to the test's topology, for messages that skip the front.
+pub async fn raw_channel(config: &Config) -> (lapin::Connection, lapin::Channel) {
+    let conn = broker::connect(&config.broker, "intake-test").await.unwrap();
+    let channel = conn.create_channel().await.unwrap();
+    broker::declare_topology(&channel, &config.broker).await.unwrap();
+    channel
+        .confirm_select(lapin::options::ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    (conn, channel)
+}
