@@ -1,5 +1,5 @@
 //! The three encodings of one session must decode to the same parsed [`Session`].
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
 

@@ -18,6 +18,8 @@ const VALUE_RULE: &str = "must be text or {\"rawData\": base64}";
 /// duplicate keys) are collected in [`RawSession::errors`]; only an unreadable body or a
 /// missing `session` object is an `Err`.
 pub fn decode(body: &[u8]) -> Result<RawSession, DecodeError> {
+    // RFC 8259 lets a parser ignore a byte order mark; some Windows tools write one.
+    let body = body.strip_prefix(b"\xef\xbb\xbf").unwrap_or(body);
     let root: Shape<Root> = serde_json::from_slice(body)
         .map_err(|error| DecodeError::malformed("body", format!("is not valid JSON: {error}")))?;
     const REQUIRED: &str = "is required: the body must be {\"session\": {…}}";

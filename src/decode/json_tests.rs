@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::DecodeError;
 use super::json::decode;
@@ -176,7 +176,7 @@ fn invalid_json_is_malformed_body_with_position() {
         "{",
         r#"{"session": {"unit_id": "u",}}"#,
         "{} x",
-        "\u{feff}{}",
+        "\u{feff}\u{feff}{}",
         "{'a': 1}",
     ] {
         assert_eq!(malformed_field(body), "body", "{body:?}");
@@ -212,6 +212,12 @@ fn deep_nesting_is_refused_without_overflowing_the_stack() {
         &points(&format!(r#"{{"p": {nested}}}"#))[0].1,
         RawValue::Invalid(_)
     ));
+}
+
+#[test]
+fn a_leading_byte_order_mark_is_ignored() {
+    let raw = decode("\u{feff}{\"session\": {\"unit_id\": \"u\"}}".as_bytes()).unwrap();
+    assert_eq!(raw.unit_id.as_deref(), Some("u"));
 }
 
 #[test]

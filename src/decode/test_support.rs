@@ -1,6 +1,6 @@
 //! Helpers shared by the decoder tests: canned sessions, body builders, a blocking multipart
 //! decode.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
 
