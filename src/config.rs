@@ -213,7 +213,7 @@ impl FrontConfig {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::panic)]
     use super::*;
 
     fn config_dir() -> PathBuf {

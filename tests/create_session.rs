@@ -39,7 +39,10 @@ async fn the_json_example_is_accepted_verbatim_and_stored() {
     assert_eq!(stored.unit_id, "mydevice");
     assert_eq!(stored.created, 1_234_567_890);
     assert_eq!(stored.saved, 1_234_567_890);
-    assert_eq!(stored.points, json!({"point1": "value1", "point2": "value2"}));
+    assert_eq!(
+        stored.points,
+        json!({"point1": "value1", "point2": "value2"})
+    );
     assert_eq!(stored.timezone_offset, None);
     assert_eq!(stored.attachments.len(), 1);
     let (point, embedded, _, _, bytes) = &stored.attachments[0];
@@ -73,10 +76,16 @@ async fn names_are_lower_cased_and_defaults_filled_in() {
         .await;
     assert_eq!(status, 202, "{body}");
     let uuid = body["result"]["uuid"].as_str().unwrap().to_owned();
-    assert!(uuid::Uuid::parse_str(&uuid).is_ok(), "a v4 uuid is generated: {uuid}");
+    assert!(
+        uuid::Uuid::parse_str(&uuid).is_ok(),
+        "a v4 uuid is generated: {uuid}"
+    );
     let received = body["result"]["received_timestamp"].as_i64().unwrap();
     let stored = app.stored(&uuid).await;
-    assert_eq!(stored.points, json!({"point1": "A", "count": "3", "ok": "true", "none": ""}));
+    assert_eq!(
+        stored.points,
+        json!({"point1": "A", "count": "3", "ok": "true", "none": ""})
+    );
     assert_eq!((stored.created, stored.saved), (received, received));
 }
 
@@ -117,14 +126,20 @@ async fn multipart_files_are_stored_byte_for_byte() {
 
 #[tokio::test]
 async fn curl_uploads_are_stored_byte_for_byte() {
-    if std::process::Command::new("curl").arg("--version").output().is_err() {
+    if std::process::Command::new("curl")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         panic!("curl is required for this test (make test installs it)");
     }
     let app = TestApp::spawn().await;
     let dir = std::env::temp_dir().join(format!("intake-curl-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("scan.bin");
-    let bytes: Vec<u8> = (0..100_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let bytes: Vec<u8> = (0..100_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
     std::fs::write(&file, &bytes).unwrap();
     let headers = intake::auth::headers(&app.username, &app.secret, chrono::Utc::now().timestamp());
     let mut command = tokio::process::Command::new("curl");
@@ -160,11 +175,17 @@ async fn an_existing_uuid_is_replaced_whole() {
 
     let second = json!({"session": {"uuid": "s-1", "unit_id": "b", "data": {"p3": "three"}}});
     assert_eq!(app.post_json(&second).await.0, 202);
-    let replaced = common::eventually("replacement stored", std::time::Duration::from_secs(30), || async {
-        app.stored_now("s-1").await.filter(|s| s.unit_id == "b")
-    })
+    let replaced = common::eventually(
+        "replacement stored",
+        std::time::Duration::from_secs(30),
+        || async { app.stored_now("s-1").await.filter(|s| s.unit_id == "b") },
+    )
     .await;
-    assert_eq!(replaced.points, json!({"p3": "three"}), "old points are gone, not merged");
+    assert_eq!(
+        replaced.points,
+        json!({"p3": "three"}),
+        "old points are gone, not merged"
+    );
     assert!(replaced.attachments.is_empty(), "old attachments are gone");
     assert_eq!(common::count(&app.db.url, "sessions"), 1);
 }
@@ -175,17 +196,28 @@ async fn the_same_uuid_in_another_project_is_another_session() {
     let other_project = {
         let mut conn = app.db.conn();
         let id = intake::store::admin::create_project(&mut conn, "second").unwrap();
-        let user = intake::store::admin::find_user(&mut conn, &app.username).unwrap().unwrap();
+        let user = intake::store::admin::find_user(&mut conn, &app.username)
+            .unwrap()
+            .unwrap();
         intake::store::admin::grant(&mut conn, user.id, id).unwrap();
         id
     };
     // The front learns of the new project on its next cache refresh.
     let other_url = app.url(&format!("/api/v1/project/{other_project}/sessions"));
     let body = json!({"session": {"uuid": "shared", "unit_id": "x", "data": {"p": "second"}}});
-    common::eventually("second project accepted", std::time::Duration::from_secs(15), || async {
-        let response = app.signed(app.http.post(&other_url)).json(&body).send().await.ok()?;
-        (response.status().as_u16() == 202).then_some(())
-    })
+    common::eventually(
+        "second project accepted",
+        std::time::Duration::from_secs(15),
+        || async {
+            let response = app
+                .signed(app.http.post(&other_url))
+                .json(&body)
+                .send()
+                .await
+                .ok()?;
+            (response.status().as_u16() == 202).then_some(())
+        },
+    )
     .await;
     let first = json!({"session": {"uuid": "shared", "unit_id": "x", "data": {"p": "first"}}});
     assert_eq!(app.post_json(&first).await.0, 202);
@@ -230,18 +262,38 @@ async fn bodies_that_cannot_be_read_get_clear_4xx() {
     let app = TestApp::front_with(|config| config.front.body_limit_bytes = 10_000).await;
     let post = |content_type: &'static str, body: Vec<u8>| {
         let request = app.signed(app.http.post(app.sessions_url()));
-        async move { read(request.header("content-type", content_type).body(body).send().await.unwrap()).await }
+        async move {
+            read(
+                request
+                    .header("content-type", content_type)
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        }
     };
     let (status, body) = post("text/plain", b"hello".to_vec()).await;
-    assert_eq!((status, body["status"].as_str()), (415, Some("unsupported media type")));
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (415, Some("unsupported media type"))
+    );
     let (status, body) = post("application/json", b"{\"session\": ".to_vec()).await;
     assert_eq!(status, 400);
     assert!(body["errors"]["body"].is_array(), "{body}");
     let (status, body) = post("application/json", b"[1]".to_vec()).await;
     assert_eq!(status, 400, "{body}");
     let (status, body) = post("application/json", vec![b' '; 20_000]).await;
-    assert_eq!((status, body["status"].as_str()), (413, Some("payload too large")));
-    let (status, _) = post("multipart/form-data; boundary=xyz", b"--xyz\r\nnot a part".to_vec()).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (413, Some("payload too large"))
+    );
+    let (status, _) = post(
+        "multipart/form-data; boundary=xyz",
+        b"--xyz\r\nnot a part".to_vec(),
+    )
+    .await;
     assert_eq!(status, 400);
 }
 
@@ -249,38 +301,88 @@ async fn bodies_that_cannot_be_read_get_clear_4xx() {
 async fn authentication_failures_are_403_and_unknown_projects_404() {
     let app = TestApp::front_only().await;
     let session = json!({"session": {"unit_id": "u"}});
-    let unsigned = app.http.post(app.sessions_url()).json(&session).send().await.unwrap();
+    let unsigned = app
+        .http
+        .post(app.sessions_url())
+        .json(&session)
+        .send()
+        .await
+        .unwrap();
     let (status, body) = read(unsigned).await;
     assert_eq!((status, body["status"].as_str()), (403, Some("forbidden")));
 
-    let wrong_secret = sign(app.http.post(app.sessions_url()), &app.username, "not-the-secret");
-    assert_eq!(read(wrong_secret.json(&session).send().await.unwrap()).await.0, 403);
+    let wrong_secret = sign(
+        app.http.post(app.sessions_url()),
+        &app.username,
+        "not-the-secret",
+    );
+    assert_eq!(
+        read(wrong_secret.json(&session).send().await.unwrap())
+            .await
+            .0,
+        403
+    );
 
-    let stale = intake::auth::headers(&app.username, &app.secret, chrono::Utc::now().timestamp() - 3_600);
+    let stale = intake::auth::headers(
+        &app.username,
+        &app.secret,
+        chrono::Utc::now().timestamp() - 3_600,
+    );
     let request = stale
         .into_iter()
-        .fold(app.http.post(app.sessions_url()), |r, (name, value)| r.header(name, value));
+        .fold(app.http.post(app.sessions_url()), |r, (name, value)| {
+            r.header(name, value)
+        });
     let (status, body) = read(request.json(&session).send().await.unwrap()).await;
     assert_eq!(status, 403);
-    assert!(body["message"].as_str().unwrap().contains("X-API-Timestamp"), "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("X-API-Timestamp"),
+        "{body}"
+    );
 
     let not_granted = {
         let mut conn = app.db.conn();
         intake::store::admin::create_project(&mut conn, "not-granted").unwrap()
     };
     let url = app.url(&format!("/api/v1/projects/{not_granted}/sessions"));
-    common::eventually("ungranted project is 403", std::time::Duration::from_secs(15), || async {
-        let response = app.signed(app.http.post(&url)).json(&session).send().await.ok()?;
-        (response.status().as_u16() == 403).then_some(())
-    })
+    common::eventually(
+        "ungranted project is 403",
+        std::time::Duration::from_secs(15),
+        || async {
+            let response = app
+                .signed(app.http.post(&url))
+                .json(&session)
+                .send()
+                .await
+                .ok()?;
+            (response.status().as_u16() == 403).then_some(())
+        },
+    )
     .await;
 
     let missing = app.url("/api/v1/projects/999999/sessions");
-    let (status, body) = read(app.signed(app.http.post(missing)).json(&session).send().await.unwrap()).await;
+    let (status, body) = read(
+        app.signed(app.http.post(missing))
+            .json(&session)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!((status, body["status"].as_str()), (404, Some("not found")));
 
     let bad_id = app.url("/api/v1/projects/abc/sessions");
-    let (status, body) = read(app.signed(app.http.post(bad_id)).json(&session).send().await.unwrap()).await;
+    let (status, body) = read(
+        app.signed(app.http.post(bad_id))
+            .json(&session)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, 400);
     assert!(body["errors"]["project_id"].is_array(), "{body}");
 }
@@ -292,8 +394,18 @@ async fn time_health_and_readiness_answer() {
     assert_eq!(status, 200);
     let now = chrono::Utc::now().timestamp();
     assert!((body["result"].as_i64().unwrap() - now).abs() <= 5);
-    assert_eq!(read(app.http.get(app.url("/healthz")).send().await.unwrap()).await.0, 200);
-    assert_eq!(read(app.http.get(app.url("/readyz")).send().await.unwrap()).await.0, 200);
+    assert_eq!(
+        read(app.http.get(app.url("/healthz")).send().await.unwrap())
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        read(app.http.get(app.url("/readyz")).send().await.unwrap())
+            .await
+            .0,
+        200
+    );
     let (status, body) = read(app.http.get(app.url("/nowhere")).send().await.unwrap()).await;
     assert_eq!((status, body["status"].as_str()), (404, Some("not found")));
 }

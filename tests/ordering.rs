@@ -53,7 +53,9 @@ async fn publish_all(app: &TestApp, uploads: &[Upload]) {
 /// A deterministic shuffle, so a failure reproduces.
 fn shuffle<T>(items: &mut [T], mut seed: u64) {
     for i in (1..items.len()).rev() {
-        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         items.swap(i, (seed >> 33) as usize % (i + 1));
     }
 }
@@ -81,7 +83,11 @@ async fn out_of_order_duplicates_with_two_consumers_end_with_the_last_accepted()
             app.stored_now(uuid).await.filter(|s| s.unit_id == "v4")
         })
         .await;
-        assert_eq!(stored.points, json!({"only-in-v4": "x"}), "{uuid}: replaced whole");
+        assert_eq!(
+            stored.points,
+            json!({"only-in-v4": "x"}),
+            "{uuid}: replaced whole"
+        );
         assert_eq!(stored.saved, 1_700_000_004);
         assert_eq!(stored.attachments.len(), 1);
         assert_eq!(stored.attachments[0].4, vec![4, 0, 255]);
@@ -91,7 +97,8 @@ async fn out_of_order_duplicates_with_two_consumers_end_with_the_last_accepted()
 
     // Replaying the whole archive again, older versions included, changes nothing.
     app.stop_consumers().await;
-    let before: Vec<_> = futures_util::future::join_all(uuids.iter().map(|u| app.stored_now(u))).await;
+    let before: Vec<_> =
+        futures_util::future::join_all(uuids.iter().map(|u| app.stored_now(u))).await;
     let mut replay = uploads.clone();
     shuffle(&mut replay, 11);
     let marker = version(app.project_id, "marker", 1, base);
@@ -99,7 +106,8 @@ async fn out_of_order_duplicates_with_two_consumers_end_with_the_last_accepted()
     publish_all(&app, &replay).await;
     app.start_consumer(); // one consumer: the marker is decided after everything before it
     app.stored("marker").await;
-    let after: Vec<_> = futures_util::future::join_all(uuids.iter().map(|u| app.stored_now(u))).await;
+    let after: Vec<_> =
+        futures_util::future::join_all(uuids.iter().map(|u| app.stored_now(u))).await;
     assert_eq!(before, after, "a replay must not change stored sessions");
 }
 
@@ -122,7 +130,9 @@ async fn a_later_upload_consumed_first_is_not_overwritten() {
 fn header_text(message: &lapin::message::BasicGetMessage, name: &str) -> Option<String> {
     let headers = message.delivery.properties.headers().as_ref()?;
     match headers.inner().get(name)? {
-        lapin::types::AMQPValue::LongString(text) => Some(String::from_utf8_lossy(text.as_bytes()).into_owned()),
+        lapin::types::AMQPValue::LongString(text) => {
+            Some(String::from_utf8_lossy(text.as_bytes()).into_owned())
+        }
         _ => None,
     }
 }
@@ -143,13 +153,22 @@ async fn unstorable_messages_go_to_the_dead_letter_queue_with_a_reason() {
     let messages: Vec<(Vec<u8>, lapin::BasicProperties)> = vec![
         (b"not a message".to_vec(), lapin::BasicProperties::default()),
         (invalid.encode(), upload_properties(&invalid)),
-        (unknown_project.encode(), upload_properties(&unknown_project)),
+        (
+            unknown_project.encode(),
+            upload_properties(&unknown_project),
+        ),
         (good.encode(), upload_properties(&good)),
     ];
     for (body, properties) in &messages {
-        publish_confirmed(&channel, &app.config.broker.exchange, ROUTING_KEY, body, properties.clone())
-            .await
-            .unwrap();
+        publish_confirmed(
+            &channel,
+            &app.config.broker.exchange,
+            ROUTING_KEY,
+            body,
+            properties.clone(),
+        )
+        .await
+        .unwrap();
     }
     app.start_consumer();
     app.stored("good").await;
@@ -164,12 +183,28 @@ async fn unstorable_messages_go_to_the_dead_letter_queue_with_a_reason() {
                 .unwrap()
         })
         .await;
-        reasons.push((header_text(&got, "x-intake-reason").unwrap(), got.delivery.data.clone()));
+        reasons.push((
+            header_text(&got, "x-intake-reason").unwrap(),
+            got.delivery.data.clone(),
+        ));
     }
     reasons.sort();
-    assert!(reasons.iter().any(|(r, body)| r.contains("undecodable") && body == b"not a message"), "{reasons:?}");
-    assert!(reasons.iter().any(|(r, _)| r.contains("session[unit_id]")), "{reasons:?}");
-    assert!(reasons.iter().any(|(r, _)| r.contains("project 999999 does not exist")), "{reasons:?}");
+    assert!(
+        reasons
+            .iter()
+            .any(|(r, body)| r.contains("undecodable") && body == b"not a message"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|(r, _)| r.contains("session[unit_id]")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|(r, _)| r.contains("project 999999 does not exist")),
+        "{reasons:?}"
+    );
     // The dead-lettered body is the original, so it can be republished as is.
     let republishable = reasons.iter().find(|(r, _)| r.contains("999999")).unwrap();
     assert_eq!(republishable.1, unknown_project.encode());

@@ -72,16 +72,7 @@ async fn read_session(
     let limited = Limited::new(body, limit);
     let raw = match kind {
         BodyKind::Multipart { boundary } => {
-            let limits = MultipartLimits {
-                max_body_bytes: limit as u64,
-                max_text_field_bytes: state
-                    .config
-                    .limits
-                    .max_text_bytes
-                    .max(state.config.limits.max_raw_bytes * 2)
-                    as u64,
-                max_parts: state.config.limits.max_points.saturating_add(8),
-            };
+            let limits = MultipartLimits::new(limit as u64, &state.config.limits);
             decode::multipart::decode(BodyDataStream::new(limited), boundary, &limits).await?
         }
         BodyKind::Json | BodyKind::Form => {

@@ -129,7 +129,7 @@ impl Store {
         tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
             let mut conn = store.conn()?;
-            work(&mut *conn)
+            work(&mut conn)
         })
         .await
         .map_err(|error| StoreError::Task(error.to_string()))?

@@ -50,7 +50,9 @@ impl TestDb {
         let name = unique("intake_test");
         let mut admin = PgConnection::establish(&with_database(&base_database_url(), "postgres"))
             .expect("connect to the postgres database");
-        sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).unwrap();
+        sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .unwrap();
         let url = with_database(&base_database_url(), &name);
         let db = Self { name, url };
         db.store().migrate().expect("migrate the test database");
@@ -71,8 +73,11 @@ impl Drop for TestDb {
         if let Ok(mut admin) =
             PgConnection::establish(&with_database(&base_database_url(), "postgres"))
         {
-            let _ = sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
-                .execute(&mut admin);
+            let _ = sql_query(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut admin);
         }
     }
 }
@@ -320,11 +325,17 @@ impl Drop for TestApp {
 }
 
 /// Adds valid MDA auth headers for `username` now.
-pub fn sign(request: reqwest::RequestBuilder, username: &str, secret: &str) -> reqwest::RequestBuilder {
+pub fn sign(
+    request: reqwest::RequestBuilder,
+    username: &str,
+    secret: &str,
+) -> reqwest::RequestBuilder {
     let now = chrono::Utc::now().timestamp();
     intake::auth::headers(username, secret, now)
         .into_iter()
-        .fold(request, |request, (name, value)| request.header(name, value))
+        .fold(request, |request, (name, value)| {
+            request.header(name, value)
+        })
 }
 
 /// Status and JSON body of a response.
@@ -347,10 +358,16 @@ where
         if let Some(value) = probe().await {
             return value;
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// (point, embedded, filename, content type, bytes).
+pub type StoredAttachment = (String, bool, Option<String>, String, Vec<u8>);
 
 /// A session row with its attachments, as a user would check it in PostgreSQL.
 #[derive(Debug, Clone, PartialEq)]
@@ -363,8 +380,8 @@ pub struct StoredSession {
     pub is_deleted: bool,
     pub points: serde_json::Value,
     pub timezone_offset: Option<i32>,
-    /// (point, embedded, filename, content type, bytes), sorted by point.
-    pub attachments: Vec<(String, bool, Option<String>, String, Vec<u8>)>,
+    /// Sorted by point.
+    pub attachments: Vec<StoredAttachment>,
 }
 
 #[derive(QueryableByName)]
@@ -456,9 +473,13 @@ pub fn count(url: &str, table: &str) -> i64 {
 
 /// A publishing connection to the test's topology, for messages that skip the front.
 pub async fn raw_channel(config: &Config) -> (lapin::Connection, lapin::Channel) {
-    let conn = broker::connect(&config.broker, "intake-test").await.unwrap();
+    let conn = broker::connect(&config.broker, "intake-test")
+        .await
+        .unwrap();
     let channel = conn.create_channel().await.unwrap();
-    broker::declare_topology(&channel, &config.broker).await.unwrap();
+    broker::declare_topology(&channel, &config.broker)
+        .await
+        .unwrap();
     channel
         .confirm_select(lapin::options::ConfirmSelectOptions::default())
         .await

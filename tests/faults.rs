@@ -1,0 +1,279 @@
+//! Faults: PostgreSQL going away under the consumer, RabbitMQ going away under the front and
+//! the consumer, and SIGTERM on the real binaries. Outages are made for this test's process
+//! only (its own database refuses connections; its broker connection runs through a proxy
+//! the test cuts), so the shared servers keep running for everyone else.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use common::proxy::Proxy;
+use common::{TestApp, eventually, read};
+use diesel::prelude::*;
+use serde_json::json;
+
+fn broker_address() -> SocketAddr {
+    let url = common::amqp_url();
+    let host_port = url
+        .split('@')
+        .next_back()
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or("127.0.0.1:5672");
+    let host_port = host_port.replace("localhost", "127.0.0.1");
+    host_port
+        .parse()
+        .unwrap_or_else(|_| "127.0.0.1:5672".parse().unwrap())
+}
+
+fn through(proxy: &Proxy) -> String {
+    format!("amqp://guest:guest@{}/%2f", proxy.address)
+}
+
+fn session(uuid: &str) -> serde_json::Value {
+    json!({"session": {"uuid": uuid, "unit_id": "field-unit", "data": {"n": uuid}}})
+}
+
+fn set_connections(db: &common::TestDb, allowed: bool) {
+    let admin_url = db
+        .url
+        .rsplit_once('/')
+        .map(|(base, _)| format!("{base}/postgres"))
+        .unwrap();
+    let mut conn = PgConnection::establish(&admin_url).unwrap();
+    diesel::sql_query(format!(
+        "ALTER DATABASE {} ALLOW_CONNECTIONS {allowed}",
+        db.name
+    ))
+    .execute(&mut conn)
+    .unwrap();
+    if !allowed {
+        diesel::sql_query(format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}'",
+            db.name
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn uploads_accepted_while_postgres_is_down_are_stored_when_it_returns() {
+    let mut app = TestApp::spawn().await;
+    assert_eq!(app.post_json(&session("before")).await.0, 202);
+    app.stored("before").await;
+
+    set_connections(&app.db, false);
+    // The front does not need PostgreSQL to accept: its auth data is cached.
+    let uuids: Vec<String> = (0..30).map(|i| format!("during-{i}")).collect();
+    for uuid in &uuids {
+        let (status, body) = app.post_json(&session(uuid)).await;
+        assert_eq!(status, 202, "{body}");
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    set_connections(&app.db, true);
+
+    for uuid in &uuids {
+        assert_eq!(app.stored(uuid).await.points, json!({"n": uuid}));
+    }
+    assert_eq!(common::count(&app.db.url, "sessions"), 31);
+    app.stop_consumers().await;
+}
+
+#[tokio::test]
+async fn the_front_answers_503_fast_without_the_broker_and_recovers() {
+    let proxy = Proxy::start(broker_address()).await;
+    let url = through(&proxy);
+    let app =
+        TestApp::front_with(|config| config.broker.url = intake::config::Secret::new(url)).await;
+    assert_eq!(app.post_json(&session("ok-1")).await.0, 202);
+
+    proxy.cut();
+    let started = Instant::now();
+    let (status, body) = app.post_json(&session("refused")).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (503, Some("service unavailable")),
+        "{body}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "503 took {:?}",
+        started.elapsed()
+    );
+    eventually("not ready", Duration::from_secs(5), || async {
+        let response = app.http.get(app.url("/readyz")).send().await.ok()?;
+        (response.status().as_u16() == 503).then_some(())
+    })
+    .await;
+
+    proxy.restore();
+    eventually("accepting again", Duration::from_secs(20), || async {
+        (app.post_json(&session("ok-2")).await.0 == 202).then_some(())
+    })
+    .await;
+    // Nothing was promised for the refused upload, and the accepted ones are durable.
+    let mut app = app;
+    app.start_consumer();
+    app.stored("ok-1").await;
+    app.stored("ok-2").await;
+    assert!(app.stored_now("refused").await.is_none());
+}
+
+#[tokio::test]
+async fn the_consumer_reconnects_to_the_broker_by_itself() {
+    let proxy = Proxy::start(broker_address()).await;
+    let mut app = TestApp::spawn_front_direct_consumer_via(&through(&proxy)).await;
+    assert_eq!(app.post_json(&session("first")).await.0, 202);
+    app.stored("first").await;
+
+    proxy.cut();
+    for i in 0..10 {
+        assert_eq!(app.post_json(&session(&format!("queued-{i}"))).await.0, 202);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        app.stored_now("queued-0").await.is_none(),
+        "the consumer is cut off"
+    );
+    proxy.restore();
+    for i in 0..10 {
+        app.stored(&format!("queued-{i}")).await;
+    }
+    app.stop_consumers().await;
+}
+
+impl TestApp {
+    async fn spawn_front_direct_consumer_via(amqp_url: &str) -> Self {
+        let mut app = TestApp::front_only().await;
+        let url = amqp_url.to_owned();
+        app.start_consumer_with(|config| config.broker.url = intake::config::Secret::new(url));
+        app
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn binary(name: &str, app: &TestApp) -> tokio::process::Command {
+    let path = match name {
+        "intake-front" => env!("CARGO_BIN_EXE_intake-front"),
+        _ => env!("CARGO_BIN_EXE_intake-consumer"),
+    };
+    let mut command = tokio::process::Command::new(path);
+    command
+        .env(
+            "INTAKE_CONFIG_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/config"),
+        )
+        .env("INTAKE_ENV", "test")
+        .env("DATABASE_URL", &app.db.url)
+        .env("AMQP_URL", common::amqp_url())
+        .env("INTAKE_BROKER__EXCHANGE", &app.topology.exchange)
+        .env("INTAKE_BROKER__QUEUE", &app.topology.queue)
+        .env(
+            "INTAKE_BROKER__DEAD_LETTER_EXCHANGE",
+            &app.topology.dead_letter_exchange,
+        )
+        .env(
+            "INTAKE_BROKER__DEAD_LETTER_QUEUE",
+            &app.topology.dead_letter_queue,
+        )
+        .kill_on_drop(true);
+    command
+}
+
+fn terminate(child: &tokio::process::Child) {
+    let pid = child.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn sigterm_lets_the_front_finish_in_flight_uploads_and_exit_0() {
+    let app = TestApp::front_only().await;
+    let port = free_port();
+    let mut front = binary("intake-front", &app)
+        .env("INTAKE_LISTEN", format!("127.0.0.1:{port}"))
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    eventually("binary ready", Duration::from_secs(30), || async {
+        let response = app.http.get(format!("{base}/readyz")).send().await.ok()?;
+        response.status().is_success().then_some(())
+    })
+    .await;
+
+    // A slow client is mid-upload when SIGTERM arrives.
+    let body = serde_json::to_vec(&session("in-flight")).unwrap();
+    let (first, rest) = body.split_at(10);
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = vec![Ok(first.to_vec()), Ok(rest.to_vec())];
+    let slow = futures_util::stream::iter(chunks).then(|chunk| async move {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        chunk
+    });
+    let url = format!("{base}/api/v1/projects/{}/sessions", app.project_id);
+    let request = app
+        .signed(app.http.post(url))
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(slow));
+    let upload = tokio::spawn(request.send());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    terminate(&front);
+
+    let (status, body) = read(upload.await.unwrap().unwrap()).await;
+    assert_eq!(status, 202, "{body}");
+    let exit = tokio::time::timeout(Duration::from_secs(15), front.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(exit.success(), "front exited with {exit}");
+
+    let mut app = app;
+    app.start_consumer();
+    app.stored("in-flight").await;
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_consumer_cleanly() {
+    let app = TestApp::front_only().await;
+    assert_eq!(app.post_json(&session("queued")).await.0, 202);
+    let mut consumer = binary("intake-consumer", &app).spawn().unwrap();
+    app.stored("queued").await;
+    terminate(&consumer);
+    let exit = tokio::time::timeout(Duration::from_secs(15), consumer.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(exit.success(), "consumer exited with {exit}");
+}
+
+#[tokio::test]
+async fn binaries_refuse_an_unmigrated_database() {
+    let app = TestApp::front_only().await;
+    let empty = common::TestDb::create();
+    {
+        let mut conn = empty.conn();
+        diesel::sql_query("DROP TABLE __diesel_schema_migrations")
+            .execute(&mut conn)
+            .unwrap();
+    }
+    let output = binary("intake-consumer", &app)
+        .env("DATABASE_URL", &empty.url)
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("intake migrate"), "{stderr}");
+}
+
+use futures_util::StreamExt as _;
