@@ -33,12 +33,24 @@ pub struct Stamp {
 }
 
 impl Stamp {
-    /// Stamps an upload received now from `principal`.
+    /// Stamps an upload received now from `principal`. The receive time is read off the
+    /// upload id itself, so ordering by `(received, upload_id)` and ordering by upload id
+    /// agree, and a client can order its uploads by the `X-Upload-Id` it was given.
     pub fn now(principal: &str) -> Self {
-        let now = Utc::now();
+        let upload_id = Uuid::now_v7();
+        let received_micros = upload_id.get_timestamp().map_or_else(
+            || Utc::now().timestamp_micros(),
+            |timestamp| {
+                let (seconds, nanos) = timestamp.to_unix();
+                i64::try_from(seconds)
+                    .unwrap_or(i64::MAX)
+                    .saturating_mul(1_000_000)
+                    + i64::from(nanos / 1_000)
+            },
+        );
         Self {
-            upload_id: Uuid::now_v7(),
-            received_micros: now.timestamp_micros(),
+            upload_id,
+            received_micros,
             received_from: principal.to_owned(),
         }
     }

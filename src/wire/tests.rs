@@ -99,3 +99,15 @@ fn stamps_order_by_acceptance() {
     let second = Stamp::now("a");
     assert!((first.received_micros, first.upload_id) < (second.received_micros, second.upload_id));
 }
+
+#[test]
+fn the_receive_time_is_the_upload_ids_time() {
+    let stamp = Stamp::now("a");
+    let before = chrono::Utc::now().timestamp_micros();
+    assert!((before - stamp.received_micros).abs() < 5_000_000);
+    assert_eq!(
+        stamp.received_micros % 1_000,
+        0,
+        "millisecond precision, as in the id"
+    );
+}
