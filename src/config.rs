@@ -82,6 +82,8 @@ pub struct FrontConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsumerConfig {
+    /// Address of the consumer's own HTTP listener: `/metrics`, `/healthz`, `/readyz`.
+    pub listen: SocketAddr,
     /// Unacknowledged deliveries the broker may hand each worker.
     pub prefetch: u16,
     /// Most messages written in one transaction.

@@ -25,3 +25,35 @@ pub fn init_for_tests() {
         .with_test_writer()
         .try_init();
 }
+
+/// The process-wide Prometheus recorder, installed on first use (tests build several apps in
+/// one process; they share it).
+pub fn metrics_handle() -> &'static metrics_exporter_prometheus::PrometheusHandle {
+    use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+    static HANDLE: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> =
+        std::sync::OnceLock::new();
+    HANDLE.get_or_init(|| {
+        const SECONDS: [f64; 14] = [
+            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ];
+        const SIZES: [f64; 10] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &SECONDS)
+            .and_then(|builder| {
+                builder.set_buckets_for_metric(Matcher::Suffix("_size".into()), &SIZES)
+            });
+        let recorder = match builder {
+            Ok(builder) => builder.build_recorder(),
+            Err(_) => PrometheusBuilder::new().build_recorder(),
+        };
+        let handle = recorder.handle();
+        // Another recorder already installed (only possible in tests): ours stays empty.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}
+
+/// Renders every metric in the Prometheus text format.
+pub fn render_metrics() -> String {
+    metrics_handle().render()
+}

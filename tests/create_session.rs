@@ -409,3 +409,23 @@ async fn time_health_and_readiness_answer() {
     let (status, body) = read(app.http.get(app.url("/nowhere")).send().await.unwrap()).await;
     assert_eq!((status, body["status"].as_str()), (404, Some("not found")));
 }
+
+#[tokio::test]
+async fn the_front_counts_requests_in_prometheus_format() {
+    let app = TestApp::front_only().await;
+    assert_eq!(
+        app.post_json(&json!({"session": {"unit_id": "m"}})).await.0,
+        202
+    );
+    let response = app.http.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    for needle in [
+        "intake_http_requests_total{",
+        "route=\"/api/v1/projects/{project_id}/sessions\"",
+        "intake_publish_total{result=\"confirmed\"}",
+        "intake_accept_seconds_bucket",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from:\n{text}");
+    }
+}

@@ -243,11 +243,43 @@ async fn sigterm_lets_the_front_finish_in_flight_uploads_and_exit_0() {
 }
 
 #[tokio::test]
-async fn sigterm_stops_the_consumer_cleanly() {
+async fn the_consumer_binary_serves_metrics_and_stops_cleanly_on_sigterm() {
     let app = TestApp::front_only().await;
     assert_eq!(app.post_json(&session("queued")).await.0, 202);
-    let mut consumer = binary("intake-consumer", &app).spawn().unwrap();
+    let port = free_port();
+    let mut consumer = binary("intake-consumer", &app)
+        .env("INTAKE_CONSUMER__LISTEN", format!("127.0.0.1:{port}"))
+        .spawn()
+        .unwrap();
     app.stored("queued").await;
+    let base = format!("http://127.0.0.1:{port}");
+    assert_eq!(
+        app.http
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // The row is visible at commit; the counters move just after the ack.
+    let metrics = eventually("stored upload counted", Duration::from_secs(10), || async {
+        let text = app
+            .http
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        text.contains("intake_uploads_total{outcome=\"stored\"} 1")
+            .then_some(text)
+    })
+    .await;
+    assert!(metrics.contains("intake_batch_write_seconds"), "{metrics}");
+    assert!(metrics.contains("intake_queue_lag_seconds"), "{metrics}");
+
     terminate(&consumer);
     let exit = tokio::time::timeout(Duration::from_secs(15), consumer.wait())
         .await

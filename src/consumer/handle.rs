@@ -117,6 +117,7 @@ async fn write_retrying(
         match store.run(move |conn| write_batch(conn, &batch)).await {
             Ok(outcome) => return Ok(Ok(outcome)),
             Err(error) if error.is_transient() => {
+                metrics::counter!("intake_write_retries_total").increment(1);
                 tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "database write failed; will retry");
             }
             Err(error) => return Ok(Err(error)),

@@ -3,6 +3,7 @@
 //! then ack the batch with one `multiple` ack. Reconnects to RabbitMQ by itself.
 
 pub mod handle;
+pub mod http;
 pub mod stats;
 
 use std::sync::Arc;
@@ -37,19 +38,29 @@ pub async fn run(config: Config, cancel: CancellationToken) {
     let store = Store::new(&config.database);
     let stats = Arc::new(Stats::default());
     tokio::spawn(Arc::clone(&stats).report_every(Duration::from_secs(10), cancel.clone()));
+    crate::telemetry::metrics_handle();
+    let ready = Arc::new(http::Readiness::default());
+    let listener = {
+        let (config, ready, cancel) = (Arc::clone(&config), Arc::clone(&ready), cancel.clone());
+        tokio::spawn(async move { http::serve(&config, ready, cancel).await })
+    };
     while let Some(conn) =
         broker::connect_with_retry(&config.broker, "intake-consumer", &cancel).await
     {
-        match serve(&conn, &config, &store, &stats, &cancel).await {
+        ready.set(true);
+        let served = serve(&conn, &config, &store, &stats, &cancel).await;
+        ready.set(false);
+        match served {
             Ok(()) => tracing::info!("consumer stopped"),
             Err(error) => tracing::warn!(%error, "lost RabbitMQ; reconnecting"),
         }
         let _closed = conn.close(200, "consumer stopping".into()).await;
         if cancel.is_cancelled() {
-            return;
+            break;
         }
         tokio::time::sleep(Duration::from_millis(config.broker.reconnect_initial_ms)).await;
     }
+    let _ = listener.await;
 }
 
 async fn serve(
@@ -153,11 +164,14 @@ impl Worker {
     ) -> Result<Option<()>, BrokerLost> {
         let bodies: Vec<&[u8]> = batch.iter().map(|d| d.data.as_slice()).collect();
         let redelivered = batch.iter().filter(|d| d.redelivered).count();
+        record_deliveries(batch, redelivered);
+        let started = std::time::Instant::now();
         let outcomes = match process(&self.store, &self.config.limits, &bodies, retry, cancel).await
         {
             Ok(outcomes) => outcomes,
             Err(Stopped) => return Ok(None),
         };
+        metrics::histogram!("intake_batch_write_seconds").record(started.elapsed().as_secs_f64());
         for (delivery, outcome) in batch.iter().zip(&outcomes) {
             if let Outcome::DeadLetter(reason) = outcome {
                 self.dead_letter(delivery, reason).await?;
@@ -197,6 +211,19 @@ impl Worker {
             broker::PublishError::Amqp(error) => BrokerLost::Amqp(error),
             other => BrokerLost::Other(format!("dead-letter publish failed: {other}")),
         })
+    }
+}
+
+fn record_deliveries(batch: &[Delivery], redelivered: usize) {
+    metrics::counter!("intake_deliveries_total").increment(batch.len() as u64);
+    metrics::counter!("intake_redeliveries_total").increment(redelivered as u64);
+    metrics::histogram!("intake_batch_size").record(batch.len() as f64);
+    let now = chrono::Utc::now().timestamp();
+    for delivery in batch {
+        if let Some(sent) = delivery.properties.timestamp() {
+            let lag = now.saturating_sub(i64::try_from(*sent).unwrap_or(now));
+            metrics::histogram!("intake_queue_lag_seconds").record(lag.max(0) as f64);
+        }
     }
 }
 

@@ -35,23 +35,20 @@ pub struct Totals {
 }
 
 impl Stats {
-    /// Counts one decided batch.
+    /// Counts one decided batch, here and in the Prometheus metrics.
     pub fn record(&self, outcomes: &[Outcome], redelivered: usize) {
-        let count =
-            |wanted: fn(&Outcome) -> bool| outcomes.iter().filter(|o| wanted(o)).count() as u64;
         self.batches.fetch_add(1, Ordering::Relaxed);
-        self.stored
-            .fetch_add(count(|o| matches!(o, Outcome::Stored)), Ordering::Relaxed);
-        self.superseded.fetch_add(
-            count(|o| matches!(o, Outcome::Superseded)),
-            Ordering::Relaxed,
-        );
-        self.dead_lettered.fetch_add(
-            count(|o| matches!(o, Outcome::DeadLetter(_))),
-            Ordering::Relaxed,
-        );
         self.redelivered
             .fetch_add(redelivered as u64, Ordering::Relaxed);
+        for outcome in outcomes {
+            let (counter, label) = match outcome {
+                Outcome::Stored => (&self.stored, "stored"),
+                Outcome::Superseded => (&self.superseded, "superseded"),
+                Outcome::DeadLetter(_) => (&self.dead_lettered, "dead_lettered"),
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("intake_uploads_total", "outcome" => label).increment(1);
+        }
     }
 
     /// The current totals.

@@ -8,6 +8,7 @@ use http_body_util::{BodyDataStream, BodyExt as _, Limited};
 
 use super::error::{ApiError, success};
 use super::{AppState, parse_project_id};
+use crate::broker::PublishError;
 use crate::decode::{self, BodyKind, MultipartLimits};
 use crate::session::RawSession;
 use crate::view::SessionView;
@@ -23,6 +24,7 @@ pub async fn create_session(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let started = std::time::Instant::now();
     let project_id = parse_project_id(&project)?;
     let now = chrono::Utc::now().timestamp();
     let principal = state.auth.authorize(&headers, project_id, now)?;
@@ -34,20 +36,35 @@ pub async fn create_session(
     let view = SessionView::accepted(&session, &stamp);
     let upload = Upload::create(project_id, stamp, session);
     let upload_id = upload.stamp.upload_id;
-    state
+    let publish_started = std::time::Instant::now();
+    let published = state
         .publisher
         .publish(&upload, state.config.front.publish_timeout())
-        .await
-        .map_err(|error| {
-            tracing::warn!(upload.id = %upload_id, %error, "upload not confirmed by the broker");
-            ApiError::Unavailable(format!("the upload was not stored ({error}); retry"))
-        })?;
+        .await;
+    metrics::counter!("intake_publish_total", "result" => publish_result(&published)).increment(1);
+    published.map_err(|error| {
+        tracing::warn!(upload.id = %upload_id, %error, "upload not confirmed by the broker");
+        ApiError::Unavailable(format!("the upload was not stored ({error}); retry"))
+    })?;
+    metrics::histogram!("intake_publish_confirm_seconds")
+        .record(publish_started.elapsed().as_secs_f64());
     tracing::debug!(upload.id = %upload_id, project.id = project_id, "upload accepted");
+    metrics::histogram!("intake_accept_seconds").record(started.elapsed().as_secs_f64());
     let mut response = success(StatusCode::ACCEPTED, view, Some("accepted"));
     if let Ok(value) = HeaderValue::from_str(&upload_id.to_string()) {
         response.headers_mut().insert(UPLOAD_ID_HEADER, value);
     }
     Ok(response)
+}
+
+fn publish_result(result: &Result<(), PublishError>) -> &'static str {
+    match result {
+        Ok(()) => "confirmed",
+        Err(PublishError::Unavailable) => "unavailable",
+        Err(PublishError::Timeout) => "timeout",
+        Err(PublishError::Refused(_)) => "refused",
+        Err(PublishError::Amqp(_)) => "error",
+    }
 }
 
 /// Reads and decodes the body by its content type, never past the body limit.

@@ -3,6 +3,7 @@
 pub mod auth_cache;
 pub mod create;
 pub mod error;
+pub mod observe;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -16,7 +17,8 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
+use tracing::Level;
 
 use self::auth_cache::AuthCache;
 use self::error::{ApiError, success};
@@ -59,9 +61,12 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api)
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(observe::metrics_text))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(observe::record))
+        // 5xx answers are logged once where they are decided, not again as trace errors.
+        .layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(Level::DEBUG)))
         .with_state(state)
 }
 
@@ -102,6 +107,7 @@ impl Front {
     /// background and loads the auth cache.
     pub async fn build(config: Config) -> std::io::Result<Self> {
         let config = Arc::new(config);
+        crate::telemetry::metrics_handle();
         let background = CancellationToken::new();
         let store = Store::new(&config.database);
         let auth = AuthCache::start(
