@@ -76,6 +76,12 @@ pub struct FrontConfig {
     pub auth_refresh_seconds: u64,
     /// How long in-flight requests may take to finish after SIGTERM.
     pub shutdown_timeout_seconds: u64,
+    /// Most connections open at once (slow or idle clients cannot exhaust the process).
+    pub max_connections: usize,
+    /// Time a client has to send the request headers.
+    pub header_read_timeout_ms: u64,
+    /// Time a client has to send the whole body (`408` after it).
+    pub body_read_timeout_ms: u64,
 }
 
 /// Consumer settings.

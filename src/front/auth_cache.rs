@@ -81,6 +81,50 @@ impl AuthCache {
         project_id: i64,
         now: i64,
     ) -> Result<String, ApiError> {
+        let (data, username) = self.verify(headers, now)?;
+        if !data.projects.contains(&project_id) {
+            self.reload_soon.notify_one();
+            return Err(ApiError::NotFound(format!(
+                "project {project_id} does not exist"
+            )));
+        }
+        let granted = data
+            .grants
+            .get(&username)
+            .is_some_and(|projects| projects.contains(&project_id));
+        if !granted {
+            return Err(ApiError::Forbidden(format!(
+                "user {username} may not use project {project_id}"
+            )));
+        }
+        Ok(username)
+    }
+
+    /// Authenticates the request for a route that spans projects: the username and every
+    /// existing project it is granted, sorted.
+    pub fn granted_projects(
+        &self,
+        headers: &HeaderMap,
+        now: i64,
+    ) -> Result<(String, Vec<i64>), ApiError> {
+        let (data, username) = self.verify(headers, now)?;
+        let mut projects: Vec<i64> = data
+            .grants
+            .get(&username)
+            .map(|granted| {
+                granted
+                    .iter()
+                    .copied()
+                    .filter(|id| data.projects.contains(id))
+                    .collect()
+            })
+            .unwrap_or_default();
+        projects.sort_unstable();
+        Ok((username, projects))
+    }
+
+    /// Checks the signature; returns the data it was checked against and the username.
+    fn verify(&self, headers: &HeaderMap, now: i64) -> Result<(Arc<AuthData>, String), ApiError> {
         let data = self.data.load_full().ok_or_else(|| {
             ApiError::Unavailable("authentication data is not loaded yet; retry shortly".into())
         })?;
@@ -94,23 +138,7 @@ impl AuthCache {
         credentials
             .verify(secret, now, self.window_seconds)
             .map_err(forbidden)?;
-        if !data.projects.contains(&project_id) {
-            self.reload_soon.notify_one();
-            return Err(ApiError::NotFound(format!(
-                "project {project_id} does not exist"
-            )));
-        }
-        let granted = data
-            .grants
-            .get(&credentials.username)
-            .is_some_and(|projects| projects.contains(&project_id));
-        if !granted {
-            return Err(ApiError::Forbidden(format!(
-                "user {} may not use project {project_id}",
-                credentials.username
-            )));
-        }
-        Ok(credentials.username)
+        Ok((data, credentials.username))
     }
 }
 

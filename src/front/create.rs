@@ -1,5 +1,7 @@
 //! `POST /api/v1/projects/{project_id}/sessions`: decode, check, stamp, publish, answer.
 
+use std::time::Duration;
+
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -28,7 +30,12 @@ pub async fn create_session(
     let project_id = parse_project_id(&project)?;
     let now = chrono::Utc::now().timestamp();
     let principal = state.auth.authorize(&headers, project_id, now)?;
-    let raw = read_session(&state, &headers, body).await?;
+    let read_timeout = Duration::from_millis(state.config.front.body_read_timeout_ms);
+    let raw = tokio::time::timeout(read_timeout, read_session(&state, &headers, body))
+        .await
+        .map_err(|_| {
+            ApiError::Timeout(format!("the body was not received within {read_timeout:?}"))
+        })??;
     let stamp = Stamp::now(&principal);
     let session = raw
         .parse(&state.config.limits, stamp.received_seconds())

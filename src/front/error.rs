@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::decode::DecodeError;
 use crate::session::FieldErrors;
+use crate::store::StoreError;
 
 /// The response envelope: `status` always, then whichever of the rest apply.
 #[derive(Debug, Serialize)]
@@ -25,6 +26,9 @@ pub struct Envelope<T: Serialize> {
     /// Validation failures by form-notation field.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<FieldErrors>,
+    /// The opaque cursor of the next page of a list, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// `success` for any 2xx, otherwise the reason phrase in lower case (`payload too large`).
@@ -44,8 +48,22 @@ pub fn success<T: Serialize>(status: StatusCode, result: T, message: Option<&str
         result: Some(result),
         message: message.map(str::to_owned),
         errors: None,
+        next_cursor: None,
     };
     (status, Json(body)).into_response()
+}
+
+/// A `200` page of a list: `result` is the page, `next_cursor` names the next one (absent on
+/// the last page).
+pub fn page<T: Serialize>(items: Vec<T>, next_cursor: Option<String>) -> Response {
+    let body = Envelope {
+        status: status_words(StatusCode::OK),
+        result: Some(items),
+        message: None,
+        errors: None,
+        next_cursor,
+    };
+    (StatusCode::OK, Json(body)).into_response()
 }
 
 /// Every way a request can fail, each with its status.
@@ -68,6 +86,9 @@ pub enum ApiError {
     /// `405`: the route exists, the method does not.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// `408`: the client did not send the whole body in time.
+    #[error("{0}")]
+    Timeout(String),
     /// `413`: the body exceeds the limit.
     #[error("{0}")]
     PayloadTooLarge(String),
@@ -105,6 +126,7 @@ impl ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -119,6 +141,18 @@ impl From<DecodeError> for ApiError {
             DecodeError::UnsupportedMediaType(message) => Self::UnsupportedMediaType(message),
             DecodeError::TooLarge(message) => Self::PayloadTooLarge(message),
             DecodeError::Malformed { field, message } => Self::field(field, message),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    /// A database that is down or overloaded is a `503` (retry); anything else is a bug.
+    fn from(error: StoreError) -> Self {
+        if error.is_transient() {
+            tracing::warn!(%error, "database unavailable for a request");
+            Self::Unavailable("the database is unavailable; retry".into())
+        } else {
+            Self::Internal(error.to_string())
         }
     }
 }
@@ -139,6 +173,7 @@ impl IntoResponse for ApiError {
             result: None,
             message: Some(message),
             errors,
+            next_cursor: None,
         };
         let mut response = (status, Json(body)).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {

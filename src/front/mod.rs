@@ -4,6 +4,7 @@ pub mod auth_cache;
 pub mod create;
 pub mod error;
 pub mod observe;
+pub mod serve;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -99,7 +100,7 @@ pub struct Front {
     listener: TcpListener,
     app: Router,
     background: CancellationToken,
-    drain_timeout: Duration,
+    limits: serve::ConnectionLimits,
 }
 
 impl Front {
@@ -124,7 +125,11 @@ impl Front {
             background.clone(),
         );
         let listener = TcpListener::bind(config.front.listen).await?;
-        let drain_timeout = Duration::from_secs(config.front.shutdown_timeout_seconds);
+        let limits = serve::ConnectionLimits {
+            max_connections: config.front.max_connections,
+            header_read_timeout: Duration::from_millis(config.front.header_read_timeout_ms.max(1)),
+            drain_timeout: Duration::from_secs(config.front.shutdown_timeout_seconds),
+        };
         let state = AppState {
             config,
             auth,
@@ -134,7 +139,7 @@ impl Front {
             listener,
             app: router(state),
             background,
-            drain_timeout,
+            limits,
         })
     }
 
@@ -155,20 +160,8 @@ impl Front {
             shutdown.await;
             stopping.cancel();
         });
-        let serve = axum::serve(self.listener, self.app)
-            .with_graceful_shutdown(stop.clone().cancelled_owned());
-        let deadline = async {
-            stop.cancelled().await;
-            tokio::time::sleep(self.drain_timeout).await;
-        };
-        let result = tokio::select! {
-            result = serve => result,
-            () = deadline => {
-                tracing::warn!("in-flight requests did not finish in time; exiting anyway");
-                Ok(())
-            }
-        };
+        serve::serve(self.listener, self.app, self.limits, stop).await;
         self.background.cancel();
-        result
+        Ok(())
     }
 }
