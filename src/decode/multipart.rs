@@ -80,13 +80,25 @@ where
                 format!("has too many parts (at most {})", limits.max_parts),
             ));
         }
-        let Some(name) = field.name().map(str::to_owned) else {
-            continue;
+        let Some(name) = field
+            .name()
+            .map(str::to_owned)
+            .or_else(|| extended_parameter(&field, "name"))
+        else {
+            // Dropping it would lose data without a word.
+            return Err(DecodeError::malformed(
+                "body",
+                "has a part without a name (Content-Disposition: form-data; name=\"…\")",
+            ));
         };
         if !Collector::wants(&name) {
             continue;
         }
-        let Some(filename) = field.file_name().map(str::to_owned) else {
+        let filename = field
+            .file_name()
+            .map(str::to_owned)
+            .or_else(|| extended_parameter(&field, "filename"));
+        let Some(filename) = filename else {
             let bytes = read(&mut field, &name, limits.max_text_field_bytes).await?;
             let text = String::from_utf8(bytes)
                 .map_err(|_| DecodeError::malformed(&name, "is not valid UTF-8"))?;
@@ -110,6 +122,27 @@ where
     Ok(collector.finish())
 }
 
+/// An RFC 5987 `key*=charset'language'percent-encoded` parameter of the part's
+/// Content-Disposition, which multer does not read but some clients (reqwest among them) send
+/// for names with spaces or non-ASCII characters.
+fn extended_parameter(field: &Field<'_>, key: &str) -> Option<String> {
+    let disposition = field.headers().get("content-disposition")?.to_str().ok()?;
+    let wanted = format!("{key}*=");
+    let value = disposition
+        .split(';')
+        .map(str::trim)
+        .find_map(|parameter| parameter.strip_prefix(wanted.as_str()))?;
+    let mut pieces = value.trim_matches('"').splitn(3, '\'');
+    let charset = pieces.next()?.to_ascii_lowercase();
+    let encoded = pieces.nth(1)?;
+    let bytes: Vec<u8> = percent_encoding::percent_decode_str(encoded).collect();
+    match charset.as_str() {
+        "utf-8" => String::from_utf8(bytes).ok(),
+        "iso-8859-1" => Some(bytes.into_iter().map(char::from).collect()),
+        _ => None,
+    }
+}
+
 /// Reads one part whole, refusing it once it passes `limit` bytes.
 async fn read(field: &mut Field<'_>, name: &str, limit: u64) -> Result<Vec<u8>, DecodeError> {
     let mut bytes = Vec::new();
@@ -127,7 +160,8 @@ async fn read(field: &mut Field<'_>, name: &str, limit: u64) -> Result<Vec<u8>, 
 
 /// Size limits (multer's own, or a limit of the wrapped body stream) are 413; everything
 /// else about the stream is a malformed body.
-fn stream_error(error: multer::Error) -> DecodeError {
+/// Maps a multer failure to `413` (over a limit) or `400` naming `body`, with its causes.
+pub fn stream_error(error: multer::Error) -> DecodeError {
     match &error {
         multer::Error::StreamSizeExceeded { limit } => {
             DecodeError::TooLarge(format!("the body is larger than {limit} bytes"))

@@ -274,3 +274,32 @@ fn the_decode_future_is_send() {
     let future = super::multipart::decode(stream, BOUNDARY.to_owned(), &limits);
     assert_send(&future);
 }
+
+#[tokio::test]
+async fn extended_names_are_read_and_nameless_parts_refused() {
+    let body = "--b\r\nContent-Disposition: form-data; name=\"session[unit_id]\"\r\n\r\na\r\n\
+                --b\r\nContent-Disposition: form-data; name*=utf-8''session%5Bdata%5D%5Bp%20%C3%A9%5D\r\n\r\nv\r\n\
+                --b\r\nContent-Disposition: form-data; name=\"session[data][f]\"; filename*=UTF-8''caf%C3%A9.txt\r\n\r\nx\r\n--b--\r\n";
+    let stream = futures_util::stream::iter(vec![Ok::<_, std::io::Error>(Bytes::from(body))]);
+    let raw = super::multipart::decode(stream, "b".into(), &MultipartLimits::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        raw.points[0],
+        ("p é".to_owned(), RawValue::Text("v".into()))
+    );
+    let RawValue::File(file) = &raw.points[1].1 else {
+        panic!("expected a file: {raw:?}");
+    };
+    assert_eq!(file.filename.as_deref(), Some("café.txt"));
+
+    let nameless = "--b\r\nContent-Disposition: form-data\r\n\r\nv\r\n--b--\r\n";
+    let stream = futures_util::stream::iter(vec![Ok::<_, std::io::Error>(Bytes::from(nameless))]);
+    let error = super::multipart::decode(stream, "b".into(), &MultipartLimits::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, DecodeError::Malformed { ref field, .. } if field == "body"),
+        "{error:?}"
+    );
+}
