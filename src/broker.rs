@@ -15,6 +15,8 @@ use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Exchange
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use serde::Serialize;
+
 use crate::config::BrokerConfig;
 use crate::wire::{self, Upload};
 
@@ -143,13 +145,13 @@ pub async fn declare_topology(
     Ok(())
 }
 
-/// The AMQP properties of an upload message: persistent, with the upload id, receive time,
-/// content type, project and schema version.
-pub fn upload_properties(upload: &Upload) -> BasicProperties {
+/// The AMQP properties of an upload message (any write): persistent, with the upload id,
+/// receive time, content type, project and schema version.
+pub fn upload_properties<Op>(upload: &Upload<Op>) -> BasicProperties {
     let mut headers = FieldTable::default();
     headers.insert(
         wire::SCHEMA_HEADER.into(),
-        AMQPValue::LongUInt(wire::SCHEMA_VERSION),
+        AMQPValue::LongUInt(upload.version),
     );
     headers.insert(
         wire::PROJECT_HEADER.into(),
@@ -240,8 +242,12 @@ impl Publisher {
         self.live.load().as_ref().is_some_and(|live| live.healthy())
     }
 
-    /// Publishes one upload and waits for its confirm, at most `timeout`.
-    pub async fn publish(&self, upload: &Upload, timeout: Duration) -> Result<(), PublishError> {
+    /// Publishes one upload (any write) and waits for its confirm, at most `timeout`.
+    pub async fn publish<Op: Serialize>(
+        &self,
+        upload: &Upload<Op>,
+        timeout: Duration,
+    ) -> Result<(), PublishError> {
         let live = self.live.load_full().ok_or(PublishError::Unavailable)?;
         let index = self.next_channel.fetch_add(1, Ordering::Relaxed) % live.channels.len();
         let channel = live.channels.get(index).ok_or(PublishError::Unavailable)?;

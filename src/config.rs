@@ -82,6 +82,10 @@ pub struct FrontConfig {
     pub header_read_timeout_ms: u64,
     /// Time a client has to send the whole body (`408` after it).
     pub body_read_timeout_ms: u64,
+    /// With `?wait=stored`, how long a write waits for the consumer to commit it before it
+    /// is answered `202` as usual (read-your-write is opt-in; the wait holds no resources
+    /// but the request, see docs/ORDERING.md).
+    pub wait_stored_ms: u64,
 }
 
 /// Consumer settings.
@@ -216,6 +220,11 @@ impl FrontConfig {
     /// The publish confirm timeout.
     pub fn publish_timeout(&self) -> Duration {
         Duration::from_millis(self.publish_timeout_ms)
+    }
+
+    /// The longest `?wait=stored` wait.
+    pub fn wait_stored(&self) -> Duration {
+        Duration::from_millis(self.wait_stored_ms)
     }
 }
 

@@ -411,12 +411,41 @@ fn check_value(value: &PointValue, limits: &Limits) -> Result<(), String> {
     }
 }
 
-fn check_file(file: &FileAttachment) -> Result<(), String> {
+/// The rules a file attachment must meet to be storable.
+pub fn check_file(file: &FileAttachment) -> Result<(), String> {
     let texts = [file.filename.as_deref().unwrap_or(""), &file.content_type];
     if texts.iter().any(|text| text.contains('\0')) {
         return Err("file name and content type must not contain NUL characters".into());
     }
     Ok(())
+}
+
+/// Re-checks a point name that arrived from elsewhere: valid, and already lower-case.
+pub fn check_point_name(name: &PointName) -> Result<(), String> {
+    match PointName::parse(name.as_str()) {
+        Ok(parsed) if parsed == *name => Ok(()),
+        Ok(_) => Err("name must be lower-case".into()),
+        Err(message) => Err(format!("name {message}")),
+    }
+}
+
+/// Re-checks the points of a session or an update that arrived from elsewhere.
+fn check_points(
+    points: &BTreeMap<PointName, PointValue>,
+    limits: &Limits,
+    errors: &mut FieldErrors,
+) {
+    if points.len() > limits.max_points {
+        errors.add(
+            field_name("data"),
+            format!("must have at most {} points", limits.max_points),
+        );
+    }
+    for (name, value) in points {
+        if let Err(message) = check_point_name(name).and_then(|()| check_value(value, limits)) {
+            errors.add(point_field_name(name.as_str()), message);
+        }
+    }
 }
 
 impl Session {
@@ -444,20 +473,7 @@ impl Session {
             field_name("saved"),
             check_unix_seconds(self.saved).map(drop),
         );
-        if self.points.len() > limits.max_points {
-            note(
-                field_name("data"),
-                Err(format!("must have at most {} points", limits.max_points)),
-            );
-        }
-        for (name, value) in &self.points {
-            let field = point_field_name(name.as_str());
-            match PointName::parse(name.as_str()) {
-                Ok(parsed) if parsed == *name => note(field, check_value(value, limits)),
-                Ok(_) => note(field, Err("name must be lower-case".into())),
-                Err(message) => note(field, Err(format!("name {message}"))),
-            }
-        }
+        check_points(&self.points, limits, &mut errors);
         errors.into_result(())
     }
 
@@ -470,6 +486,8 @@ impl Session {
         }
     }
 }
+
+pub mod patch;
 
 #[cfg(test)]
 mod tests;

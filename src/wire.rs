@@ -1,19 +1,31 @@
-//! One upload as one self-contained queue message, and back.
+//! One accepted write as one self-contained queue message, and back.
 //!
 //! The body is MessagePack with named fields: binary-safe (attachment bytes travel as bytes,
 //! not base64), compact, and tolerant of added fields. The body alone is enough to store the
-//! upload, so a message taken off the dead-letter queue or out of an archive can be
+//! write, so a message taken off the dead-letter queue or out of an archive can be
 //! republished as is; the AMQP properties repeat the upload id, receive time, project and
 //! schema version for operators and tools.
+//!
+//! A create travels as an [`Upload`] (of [`Operation`]), byte for byte as before the other
+//! writes existed, with schema version 1. Updates, deletes and attachment changes are
+//! [`Write`]s with schema version 2, so a consumer that predates them dead-letters them with
+//! a clear reason instead of misreading them. Consumers decode every message as an
+//! `Upload<Write>`: a create encodes identically under both types.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::session::{FieldErrors, Limits, Session};
+use crate::session::patch::Patch;
+use crate::session::{
+    FieldErrors, FileAttachment, Limits, PointName, Session, SessionUuid, check_file,
+    check_point_name, field_name, point_field_name,
+};
 
-/// The message schema this build writes and reads.
+/// The message schema of creates (unchanged since the first release).
 pub const SCHEMA_VERSION: u32 = 1;
+/// The message schema of the other writes (update, delete, attachment changes).
+pub const WRITES_SCHEMA_VERSION: u32 = 2;
 /// Content type of a message body.
 pub const CONTENT_TYPE: &str = "application/vnd.intake.upload+msgpack";
 /// Header carrying [`SCHEMA_VERSION`].
@@ -64,18 +76,116 @@ impl Stamp {
     pub fn received_seconds(&self) -> i64 {
         self.received_micros.div_euclid(1_000_000)
     }
+
+    /// The acceptance order of this write.
+    pub fn order(&self) -> Order {
+        Order(self.received_micros, self.upload_id)
+    }
 }
 
-/// A write to apply to the store.
+/// Acceptance order: receive time in microseconds, then the upload id. Writes apply in this
+/// order whatever order consumers see them in. Stored as `[micros, "uuid"]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Order(pub i64, pub Uuid);
+
+impl Order {
+    /// The receive time.
+    pub fn received(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp_micros(self.0).unwrap_or_default()
+    }
+}
+
+/// What a create upload carries (the first message type; see [`Write`] for all of them).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Operation {
     /// Create the session, or replace it whole if its uuid exists in the project.
     Create(Session),
 }
 
-/// One accepted upload, as it travels on the queue.
+/// Any write to a session. `Create` encodes exactly like [`Operation::Create`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Upload {
+pub enum Write {
+    /// Create the session, or replace it whole if its uuid exists in the project.
+    Create(Session),
+    /// Change only the given fields and points.
+    Update(Patch),
+    /// Soft-delete the session.
+    Delete {
+        /// The session.
+        uuid: SessionUuid,
+    },
+    /// Replace one point's attachment.
+    PutAttachment {
+        /// The session.
+        uuid: SessionUuid,
+        /// The point.
+        point: PointName,
+        /// The new file.
+        file: FileAttachment,
+    },
+    /// Remove one point's attachment.
+    DeleteAttachment {
+        /// The session.
+        uuid: SessionUuid,
+        /// The point.
+        point: PointName,
+    },
+}
+
+impl Write {
+    /// The session this write is about.
+    pub fn uuid(&self) -> &SessionUuid {
+        match self {
+            Self::Create(session) => &session.uuid,
+            Self::Update(patch) => &patch.uuid,
+            Self::Delete { uuid }
+            | Self::PutAttachment { uuid, .. }
+            | Self::DeleteAttachment { uuid, .. } => uuid,
+        }
+    }
+
+    /// The schema version a message carrying this write has.
+    pub fn schema_version(&self) -> u32 {
+        match self {
+            Self::Create(_) => SCHEMA_VERSION,
+            _ => WRITES_SCHEMA_VERSION,
+        }
+    }
+
+    /// Re-applies the session rules to a write that arrived from the queue.
+    pub fn check(&self, limits: &Limits) -> Result<(), FieldErrors> {
+        let (uuid, point, file) = match self {
+            Self::Create(session) => return session.check(limits),
+            Self::Update(patch) => return patch.check(limits),
+            Self::Delete { uuid } => (uuid, None, None),
+            Self::PutAttachment { uuid, point, file } => (uuid, Some(point), Some(file)),
+            Self::DeleteAttachment { uuid, point } => (uuid, Some(point), None),
+        };
+        let mut errors = FieldErrors::default();
+        if let Err(message) = SessionUuid::parse(uuid.as_str()) {
+            errors.add(field_name("uuid"), message);
+        }
+        if let Some(point) = point {
+            let field = point_field_name(point.as_str());
+            if let Err(message) = check_point_name(point) {
+                errors.add(field.clone(), message);
+            }
+            if let Some(Err(message)) = file.map(check_file) {
+                errors.add(field, message);
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// One accepted write, as it travels on the queue. `Upload` alone is a create upload;
+/// `Upload<Write>` is any write.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Upload<Op = Operation> {
     /// Schema version of this body.
     pub version: u32,
     /// Project the upload belongs to.
@@ -83,7 +193,7 @@ pub struct Upload {
     /// The acceptance stamp.
     pub stamp: Stamp,
     /// What to do.
-    pub operation: Operation,
+    pub operation: Op,
 }
 
 /// Why a message body could not be turned into an upload; such a message is dead-lettered.
@@ -93,7 +203,9 @@ pub enum WireError {
     #[error("undecodable message body: {0}")]
     Undecodable(String),
     /// A schema version this build does not read.
-    #[error("unsupported schema version {0} (this build reads {SCHEMA_VERSION})")]
+    #[error(
+        "unsupported schema version {0} (this build reads {SCHEMA_VERSION} and {WRITES_SCHEMA_VERSION})"
+    )]
     UnsupportedVersion(u32),
     /// Decoded, but breaks the session rules.
     #[error("invalid session: {}", .0.summary())]
@@ -114,14 +226,48 @@ impl Upload {
         }
     }
 
+    /// The session this upload writes.
+    pub fn session(&self) -> &Session {
+        match &self.operation {
+            Operation::Create(session) => session,
+        }
+    }
+}
+
+impl<Op: Serialize> Upload<Op> {
     /// Encodes the message body.
     pub fn encode(&self) -> Vec<u8> {
         // Serializing these plain structs into a Vec cannot fail.
         rmp_serde::to_vec_named(self).unwrap_or_default()
     }
+}
 
-    /// Decodes a body and re-checks every rule: messages also come from replays and other
-    /// publishers, not only from a front that already checked them.
+impl From<Upload> for Upload<Write> {
+    fn from(upload: Upload) -> Self {
+        let Operation::Create(session) = upload.operation;
+        Self {
+            version: upload.version,
+            project_id: upload.project_id,
+            stamp: upload.stamp,
+            operation: Write::Create(session),
+        }
+    }
+}
+
+impl Upload<Write> {
+    /// A message for any write, with the schema version its kind needs.
+    pub fn write(project_id: i64, stamp: Stamp, write: Write) -> Self {
+        Self {
+            version: write.schema_version(),
+            project_id,
+            stamp,
+            operation: write,
+        }
+    }
+
+    /// Decodes a body of either schema version and re-checks every rule: messages also
+    /// come from replays and other publishers, not only from a front that already checked
+    /// them.
     pub fn decode(body: &[u8], limits: &Limits) -> Result<Self, WireError> {
         #[derive(Deserialize)]
         struct VersionOnly {
@@ -129,7 +275,7 @@ impl Upload {
         }
         let probe: VersionOnly = rmp_serde::from_slice(body)
             .map_err(|error| WireError::Undecodable(error.to_string()))?;
-        if probe.version != SCHEMA_VERSION {
+        if !(SCHEMA_VERSION..=WRITES_SCHEMA_VERSION).contains(&probe.version) {
             return Err(WireError::UnsupportedVersion(probe.version));
         }
         let upload: Self = rmp_serde::from_slice(body)
@@ -143,17 +289,13 @@ impl Upload {
         if DateTime::from_timestamp_micros(upload.stamp.received_micros).is_none() {
             return Err(WireError::BadEnvelope("receive time out of range"));
         }
-        match &upload.operation {
-            Operation::Create(session) => session.check(limits).map_err(WireError::Invalid)?,
-        }
+        upload.operation.check(limits).map_err(WireError::Invalid)?;
         Ok(upload)
     }
 
-    /// The session this upload writes.
-    pub fn session(&self) -> &Session {
-        match &self.operation {
-            Operation::Create(session) => session,
-        }
+    /// The session this write is about.
+    pub fn uuid(&self) -> &SessionUuid {
+        self.operation.uuid()
     }
 }
 

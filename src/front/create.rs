@@ -3,26 +3,32 @@
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use http_body_util::{BodyDataStream, BodyExt as _, Limited};
 
+use super::accept::{stored_session, with_upload_id};
 use super::error::{ApiError, success};
+use super::params::Query;
 use super::{AppState, parse_project_id};
 use crate::broker::PublishError;
 use crate::decode::{self, BodyKind, MultipartLimits};
 use crate::session::RawSession;
+use crate::store::merge::Touched;
 use crate::view::SessionView;
 use crate::wire::{Stamp, Upload};
 
 /// Header naming the upload id of an accepted upload.
 pub const UPLOAD_ID_HEADER: &str = "x-upload-id";
 
-/// Accepts one session upload; `202` only once the broker confirmed the message.
+/// Accepts one session upload; `202` only once the broker confirmed the message. With
+/// `?wait=stored`, `200` with the stored session once the consumer committed it (if it does
+/// within `front.wait_stored_ms`; `202` otherwise).
 pub async fn create_session(
     State(state): State<AppState>,
     Path(project): Path<String>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -30,6 +36,7 @@ pub async fn create_session(
     let project_id = parse_project_id(&project)?;
     let now = chrono::Utc::now().timestamp();
     let principal = state.auth.authorize(&headers, project_id, now)?;
+    let wait = Query::parse(query.as_deref()).wait_stored()?;
     let read_timeout = Duration::from_millis(state.config.front.body_read_timeout_ms);
     let raw = tokio::time::timeout(read_timeout, read_session(&state, &headers, body))
         .await
@@ -41,6 +48,7 @@ pub async fn create_session(
         .parse(&state.config.limits, stamp.received_seconds())
         .map_err(ApiError::invalid)?;
     let view = SessionView::accepted(&session, &stamp);
+    let (uuid, order) = (session.uuid.clone(), stamp.order());
     let upload = Upload::create(project_id, stamp, session);
     let upload_id = upload.stamp.upload_id;
     let publish_started = std::time::Instant::now();
@@ -57,14 +65,20 @@ pub async fn create_session(
         .record(publish_started.elapsed().as_secs_f64());
     tracing::debug!(upload.id = %upload_id, project.id = project_id, "upload accepted");
     metrics::histogram!("intake_accept_seconds").record(started.elapsed().as_secs_f64());
-    let mut response = success(StatusCode::ACCEPTED, view, Some("accepted"));
-    if let Ok(value) = HeaderValue::from_str(&upload_id.to_string()) {
-        response.headers_mut().insert(UPLOAD_ID_HEADER, value);
-    }
-    Ok(response)
+    let stored = if wait {
+        stored_session(&state, project_id, uuid.as_str(), Touched::create(), order).await
+    } else {
+        None
+    };
+    let response = match stored {
+        Some(stored) => success(StatusCode::OK, stored, Some("stored")),
+        None => success(StatusCode::ACCEPTED, view, Some("accepted")),
+    };
+    Ok(with_upload_id(response, upload_id))
 }
 
-fn publish_result(result: &Result<(), PublishError>) -> &'static str {
+/// The `result` label of `intake_publish_total`.
+pub(crate) fn publish_result(result: &Result<(), PublishError>) -> &'static str {
     match result {
         Ok(()) => "confirmed",
         Err(PublishError::Unavailable) => "unavailable",
@@ -75,7 +89,7 @@ fn publish_result(result: &Result<(), PublishError>) -> &'static str {
 }
 
 /// Reads and decodes the body by its content type, never past the body limit.
-async fn read_session(
+pub(crate) async fn read_session(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,

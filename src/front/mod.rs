@@ -1,10 +1,19 @@
 //! The HTTP front: axum router, shared state, startup and graceful shutdown.
 
+pub mod accept;
+pub mod attachment_writes;
+pub mod attachments;
 pub mod auth_cache;
 pub mod create;
+pub mod devices;
 pub mod error;
 pub mod observe;
+pub mod params;
+pub mod read;
+pub mod routes;
 pub mod serve;
+pub mod update;
+pub mod wait;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -36,6 +45,10 @@ pub struct AppState {
     pub auth: Arc<AuthCache>,
     /// The confirmed publisher.
     pub publisher: Arc<Publisher>,
+    /// PostgreSQL, for the read routes and the existence checks of updates.
+    pub store: Store,
+    /// Read-your-write waits (`?wait=stored`).
+    pub waiter: Arc<wait::Waiter>,
 }
 
 /// Parses a `{project_id}` path segment: a positive integer, else `400`.
@@ -57,7 +70,8 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/project/{project_id}/sessions",
             post(create::create_session),
-        );
+        )
+        .merge(routes::session_routes());
     Router::new()
         .nest("/api/v1", api)
         .route("/healthz", get(healthz))
@@ -112,7 +126,7 @@ impl Front {
         let background = CancellationToken::new();
         let store = Store::new(&config.database);
         let auth = AuthCache::start(
-            store,
+            store.clone(),
             config.front.auth_window_seconds,
             Duration::from_secs(config.front.auth_refresh_seconds.max(1)),
             Duration::from_secs(5),
@@ -134,6 +148,8 @@ impl Front {
             config,
             auth,
             publisher,
+            waiter: wait::Waiter::start(store.clone(), background.clone()),
+            store,
         };
         Ok(Self {
             listener,

@@ -1,9 +1,16 @@
-//! PostgreSQL through Diesel: the connection pool, migrations, the batch upsert and the
-//! admin queries. Diesel is synchronous; async callers go through [`Store::run`], which runs
-//! the work on the blocking pool inside the caller's tracing span.
+//! PostgreSQL through Diesel: the connection pool, migrations, the batch upsert, the read
+//! routes' queries and the admin queries. Diesel is synchronous; async callers go through
+//! [`Store::run`], which runs the work on the blocking pool inside the caller's tracing span.
 
 pub mod admin;
+mod attachments;
+pub mod devices;
+pub mod explain;
+pub mod merge;
+mod ops;
+pub mod read;
 pub mod schema;
+pub mod stamps;
 pub mod write;
 
 use std::time::Duration;

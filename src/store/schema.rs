@@ -61,6 +61,9 @@ diesel::table! {
         is_deleted -> Bool,
         points -> Jsonb,
         timezone_offset -> Nullable<Int4>,
+        placeholder -> Bool,
+        field_stamps -> Jsonb,
+        point_stamps -> Jsonb,
     }
 }
 

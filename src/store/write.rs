@@ -1,27 +1,33 @@
-//! The batch write: many uploads, one transaction, a handful of set-based statements.
+//! The batch write: many writes, one transaction, a handful of set-based statements.
 //!
-//! A session row is replaced only by an upload accepted later than the one it holds:
+//! A session row is replaced only by a create accepted later than the one it holds:
 //! `(received, upload_id)` decides, not the order in which consumers get to the messages.
-//! A redelivered or replayed upload compares equal (or older) and changes nothing.
+//! A redelivered or replayed create compares equal (or older) and changes nothing.
+//!
+//! Creates take the fast path below: one conditional upsert for the whole batch, which
+//! replaces rows that carry no stamps of later writes. Everything else — updates, deletes,
+//! attachment changes, and creates meeting a row that such writes touched (or a
+//! placeholder) — goes through [`super::ops`], which merges field by field in acceptance
+//! order (docs/ORDERING.md).
 
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Binary, Bool, Integer, Jsonb, Nullable, Text, Timestamptz};
-use md5::{Digest as _, Md5};
-use sha2::Sha256;
-use uuid::Uuid;
+use diesel::sql_types::{Array, BigInt, Integer, Jsonb, Nullable, Text, Timestamptz};
 
 use super::StoreError;
+use super::attachments::{AttachmentColumns, insert_attachments};
+use super::ops::{self, Pending};
 use crate::session::{PointValue, Session};
-use crate::wire::Upload;
+use crate::wire::{Order, Upload, Write};
 
-/// What one batch did, by position in the batch. Every other upload was superseded: older
+/// What one batch did, by position in the batch. Every other write was superseded: older
 /// than (or equal to) what its row already holds, as redeliveries and replays are.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BatchOutcome {
-    /// Uploads now held by their session row (inserted, or replacing an older upload).
+    /// Writes that changed their session row (a create inserted or replacing an older one,
+    /// or another write that won at least one field or point), sorted.
     pub stored: Vec<usize>,
     /// Uploads whose project does not exist; nothing was written for them.
     pub unknown_project: Vec<usize>,
@@ -42,13 +48,16 @@ ON CONFLICT (project_id, uuid) DO UPDATE SET
   upload_id = EXCLUDED.upload_id, is_deleted = false, points = EXCLUDED.points,
   timezone_offset = EXCLUDED.timezone_offset
 WHERE (s.received, s.upload_id) < (EXCLUDED.received, EXCLUDED.upload_id)
+  AND NOT s.placeholder AND s.field_stamps = '{}' AND s.point_stamps = '{}'
 RETURNING id, project_id, uuid";
 
-const INSERT_ATTACHMENTS: &str = "\
-INSERT INTO attachments (session_id, point, embedded, filename, content_type, size, md5, sha256,
-                         bytes)
-SELECT * FROM unnest($1::int8[], $2::text[], $3::bool[], $4::text[], $5::text[], $6::int8[],
-                     $7::bytea[], $8::bytea[], $9::bytea[])";
+/// Rows a create could not simply replace that need the merge (the upsert above locked
+/// them, so this answer holds until commit).
+const NEEDS_MERGE: &str = "\
+SELECT s.project_id, s.uuid FROM sessions AS s
+JOIN unnest($1::int8[], $2::text[]) AS k(project_id, uuid)
+  ON s.project_id = k.project_id AND s.uuid = k.uuid
+WHERE s.placeholder OR s.field_stamps <> '{}' OR s.point_stamps <> '{}'";
 
 const UPSERT_DEVICES: &str = "\
 INSERT INTO devices AS d (project_id, unit_id, first_seen, last_seen)
@@ -76,55 +85,67 @@ struct ProjectRow {
 
 type Key<'a> = (i64, &'a str);
 
-/// Writes a batch of checked uploads in one transaction.
+/// The newest create of each session key in a batch: its position, message and session.
+type Creates<'a> = BTreeMap<Key<'a>, (usize, &'a Upload<Write>, &'a Session)>;
+
+/// Writes a batch of checked writes in one transaction.
 pub fn write_batch(
     conn: &mut PgConnection,
-    uploads: &[Upload],
+    uploads: &[Upload<Write>],
 ) -> Result<BatchOutcome, StoreError> {
     conn.transaction(|conn| {
         let known = known_projects(conn, uploads)?;
         let mut outcome = BatchOutcome::default();
-        // The newest upload per session key; sorted keys lock rows in one global order, so
-        // concurrent batches cannot deadlock on each other.
-        let mut newest: BTreeMap<Key<'_>, (usize, &Upload)> = BTreeMap::new();
+        // Sorted keys lock rows in one global order, so concurrent batches queue instead of
+        // deadlocking. Of several creates of one key only the newest can matter.
+        let mut creates: Creates<'_> = BTreeMap::new();
+        let mut pending: Pending<'_> = BTreeMap::new();
         for (position, upload) in uploads.iter().enumerate() {
             if !known.contains(&upload.project_id) {
                 outcome.unknown_project.push(position);
                 continue;
             }
-            let key = (upload.project_id, upload.session().uuid.as_str());
-            let entry = newest.entry(key).or_insert((position, upload));
-            if order(upload) > order(entry.1) {
-                *entry = (position, upload);
+            let key = (upload.project_id, upload.uuid().as_str());
+            match &upload.operation {
+                Write::Create(session) => {
+                    let entry = creates.entry(key).or_insert((position, upload, session));
+                    if upload.stamp.order() > entry.1.stamp.order() {
+                        *entry = (position, upload, session);
+                    }
+                }
+                _ => pending.entry(key).or_default().push((position, upload)),
             }
         }
-        let winners = upsert_sessions(conn, &newest)?;
-        replace_attachments(conn, &newest, &winners)?;
-        record_devices(conn, uploads, &known)?;
-        outcome.stored = newest
-            .iter()
-            .filter(|((project_id, uuid), _)| {
-                winners.contains_key(&(*project_id, (*uuid).to_owned()))
-            })
-            .map(|(_, (position, _))| *position)
+        let winners = upsert_sessions(conn, &creates)?;
+        replace_attachments(conn, &creates, &winners)?;
+        let losers: Vec<Key<'_>> = creates
+            .keys()
+            .filter(|(project_id, uuid)| !winners.contains_key(&(*project_id, (*uuid).to_owned())))
+            .copied()
             .collect();
+        let merge = needs_merge(conn, &losers)?;
+        for (key, (position, upload, _)) in &creates {
+            if winners.contains_key(&(key.0, key.1.to_owned())) {
+                outcome.stored.push(*position);
+            } else if merge.contains(&(key.0, key.1.to_owned())) {
+                pending.entry(*key).or_default().push((*position, upload));
+            }
+        }
+        outcome.stored.extend(ops::apply(conn, &pending)?);
+        outcome.stored.sort_unstable();
+        record_devices(conn, uploads, &known)?;
         Ok(outcome)
     })
-}
-
-fn order(upload: &Upload) -> (i64, Uuid) {
-    (upload.stamp.received_micros, upload.stamp.upload_id)
-}
-
-fn received(upload: &Upload) -> DateTime<Utc> {
-    upload.stamp.received()
 }
 
 fn unix(seconds: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(seconds, 0).unwrap_or_default()
 }
 
-fn known_projects(conn: &mut PgConnection, uploads: &[Upload]) -> Result<HashSet<i64>, StoreError> {
+fn known_projects(
+    conn: &mut PgConnection,
+    uploads: &[Upload<Write>],
+) -> Result<HashSet<i64>, StoreError> {
     let mut ids: Vec<i64> = uploads.iter().map(|upload| upload.project_id).collect();
     ids.sort_unstable();
     ids.dedup();
@@ -150,13 +171,14 @@ fn text_points(session: &Session) -> serde_json::Value {
 /// Returns the session row id of each key this batch wrote.
 fn upsert_sessions(
     conn: &mut PgConnection,
-    newest: &BTreeMap<Key<'_>, (usize, &Upload)>,
+    creates: &Creates<'_>,
 ) -> Result<BTreeMap<(i64, String), i64>, StoreError> {
-    if newest.is_empty() {
+    if creates.is_empty() {
         return Ok(BTreeMap::new());
     }
-    let uploads: Vec<&Upload> = newest.values().map(|(_, upload)| *upload).collect();
-    let sessions: Vec<&Session> = uploads.iter().map(|upload| upload.session()).collect();
+    let uploads: Vec<&Upload<Write>> = creates.values().map(|(_, upload, _)| *upload).collect();
+    let sessions: Vec<&Session> = creates.values().map(|(_, _, session)| *session).collect();
+    let orders: Vec<Order> = uploads.iter().map(|u| u.stamp.order()).collect();
     let rows: Vec<WrittenRow> = diesel::sql_query(UPSERT_SESSIONS)
         .bind::<Array<BigInt>, _>(uploads.iter().map(|u| u.project_id).collect::<Vec<_>>())
         .bind::<Array<Text>, _>(sessions.iter().map(|s| s.uuid.as_str()).collect::<Vec<_>>())
@@ -168,19 +190,14 @@ fn upsert_sessions(
         )
         .bind::<Array<Timestamptz>, _>(sessions.iter().map(|s| unix(s.created)).collect::<Vec<_>>())
         .bind::<Array<Timestamptz>, _>(sessions.iter().map(|s| unix(s.saved)).collect::<Vec<_>>())
-        .bind::<Array<Timestamptz>, _>(uploads.iter().map(|u| received(u)).collect::<Vec<_>>())
+        .bind::<Array<Timestamptz>, _>(orders.iter().map(Order::received).collect::<Vec<_>>())
         .bind::<Array<Text>, _>(
             uploads
                 .iter()
                 .map(|u| u.stamp.received_from.as_str())
                 .collect::<Vec<_>>(),
         )
-        .bind::<Array<diesel::sql_types::Uuid>, _>(
-            uploads
-                .iter()
-                .map(|u| u.stamp.upload_id)
-                .collect::<Vec<_>>(),
-        )
+        .bind::<Array<diesel::sql_types::Uuid>, _>(orders.iter().map(|o| o.1).collect::<Vec<_>>())
         .bind::<Array<Jsonb>, _>(sessions.iter().map(|s| text_points(s)).collect::<Vec<_>>())
         .bind::<Array<Nullable<Integer>>, _>(
             sessions
@@ -195,23 +212,10 @@ fn upsert_sessions(
         .collect())
 }
 
-#[derive(Default)]
-struct AttachmentColumns<'a> {
-    session_id: Vec<i64>,
-    point: Vec<&'a str>,
-    embedded: Vec<bool>,
-    filename: Vec<Option<&'a str>>,
-    content_type: Vec<&'a str>,
-    size: Vec<i64>,
-    md5: Vec<Vec<u8>>,
-    sha256: Vec<Vec<u8>>,
-    bytes: Vec<&'a [u8]>,
-}
-
 /// A replaced session loses all its old attachments; the winners' new ones go in.
 fn replace_attachments(
     conn: &mut PgConnection,
-    newest: &BTreeMap<Key<'_>, (usize, &Upload)>,
+    creates: &Creates<'_>,
     winners: &BTreeMap<(i64, String), i64>,
 ) -> Result<(), StoreError> {
     if winners.is_empty() {
@@ -222,62 +226,59 @@ fn replace_attachments(
         .bind::<Array<BigInt>, _>(&ids)
         .execute(conn)?;
     let mut columns = AttachmentColumns::default();
-    for ((project_id, uuid), (_, upload)) in newest {
+    for ((project_id, uuid), (_, _, session)) in creates {
         let Some(&session_id) = winners.get(&(*project_id, (*uuid).to_owned())) else {
             continue;
         };
-        for (name, value) in &upload.session().points {
-            let (embedded, filename, content_type, bytes) = match value {
-                PointValue::Text(_) => continue,
-                PointValue::Raw(bytes) => (true, None, "application/octet-stream", bytes),
-                PointValue::File(file) => (
-                    false,
-                    file.filename.as_deref(),
-                    file.content_type.as_str(),
-                    &file.bytes,
-                ),
-            };
-            columns.session_id.push(session_id);
-            columns.point.push(name.as_str());
-            columns.embedded.push(embedded);
-            columns.filename.push(filename);
-            columns.content_type.push(content_type);
-            columns
-                .size
-                .push(i64::try_from(bytes.len()).unwrap_or(i64::MAX));
-            columns.md5.push(Md5::digest(bytes).to_vec());
-            columns.sha256.push(Sha256::digest(bytes).to_vec());
-            columns.bytes.push(bytes);
+        for (name, value) in &session.points {
+            columns.push(session_id, name.as_str(), value);
         }
     }
-    if columns.session_id.is_empty() {
-        return Ok(());
-    }
-    diesel::sql_query(INSERT_ATTACHMENTS)
-        .bind::<Array<BigInt>, _>(columns.session_id)
-        .bind::<Array<Text>, _>(columns.point)
-        .bind::<Array<Bool>, _>(columns.embedded)
-        .bind::<Array<Nullable<Text>>, _>(columns.filename)
-        .bind::<Array<Text>, _>(columns.content_type)
-        .bind::<Array<BigInt>, _>(columns.size)
-        .bind::<Array<Binary>, _>(columns.md5)
-        .bind::<Array<Binary>, _>(columns.sha256)
-        .bind::<Array<Binary>, _>(columns.bytes)
-        .execute(conn)?;
-    Ok(())
+    insert_attachments(conn, columns)
 }
 
-/// Every unit id in the batch was seen at its upload's receive time.
+/// Of the creates the upsert did not write, those whose row needs the merge path.
+fn needs_merge(
+    conn: &mut PgConnection,
+    keys: &[Key<'_>],
+) -> Result<HashSet<(i64, String)>, StoreError> {
+    #[derive(QueryableByName)]
+    struct KeyRow {
+        #[diesel(sql_type = BigInt)]
+        project_id: i64,
+        #[diesel(sql_type = Text)]
+        uuid: String,
+    }
+    if keys.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let (projects, uuids): (Vec<i64>, Vec<&str>) = keys.iter().copied().unzip();
+    let rows: Vec<KeyRow> = diesel::sql_query(NEEDS_MERGE)
+        .bind::<Array<BigInt>, _>(projects)
+        .bind::<Array<Text>, _>(uuids)
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.project_id, row.uuid))
+        .collect())
+}
+
+/// Every unit id a create (or an update that sets one) names was seen at its receive time.
 fn record_devices(
     conn: &mut PgConnection,
-    uploads: &[Upload],
+    uploads: &[Upload<Write>],
     known: &HashSet<i64>,
 ) -> Result<(), StoreError> {
     let mut seen: BTreeMap<(i64, &str), DateTime<Utc>> = BTreeMap::new();
     for upload in uploads.iter().filter(|u| known.contains(&u.project_id)) {
-        let key = (upload.project_id, upload.session().unit_id.as_str());
-        let at = received(upload);
-        seen.entry(key)
+        let unit_id = match &upload.operation {
+            Write::Create(session) => Some(&session.unit_id),
+            Write::Update(patch) => patch.unit_id.as_ref(),
+            _ => None,
+        };
+        let Some(unit_id) = unit_id else { continue };
+        let at = upload.stamp.received();
+        seen.entry((upload.project_id, unit_id.as_str()))
             .and_modify(|last| *last = (*last).max(at))
             .or_insert(at);
     }

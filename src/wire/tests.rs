@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 use super::*;
-use crate::session::{FileAttachment, PointValue, RawSession, RawValue};
+use crate::session::{FileAttachment, PointName, PointValue, RawSession, RawValue, SessionUuid};
 
 fn sample() -> Upload {
     let raw = RawSession {
@@ -29,7 +29,7 @@ fn sample() -> Upload {
 fn an_upload_survives_the_round_trip() {
     let upload = sample();
     let decoded = Upload::decode(&upload.encode(), &Limits::default()).unwrap();
-    assert_eq!(decoded, upload);
+    assert_eq!(decoded, Upload::<Write>::from(upload));
 }
 
 #[test]
@@ -110,4 +110,64 @@ fn the_receive_time_is_the_upload_ids_time() {
         0,
         "millisecond precision, as in the id"
     );
+}
+
+#[test]
+fn a_create_encodes_the_same_under_both_message_types() {
+    let upload = sample();
+    let write = Upload::<Write>::from(upload.clone());
+    assert_eq!(write.encode(), upload.encode());
+    assert_eq!(write.version, SCHEMA_VERSION);
+}
+
+#[test]
+fn other_writes_round_trip_as_version_2_and_are_checked() {
+    let uuid = SessionUuid::parse("s-1").unwrap();
+    let point = PointName::parse("photo").unwrap();
+    let writes = [
+        Write::Update(
+            RawSession::default()
+                .parse_patch(&uuid, &Limits::default(), 5)
+                .unwrap(),
+        ),
+        Write::Delete { uuid: uuid.clone() },
+        Write::PutAttachment {
+            uuid: uuid.clone(),
+            point: point.clone(),
+            file: FileAttachment {
+                filename: None,
+                content_type: "image/png".into(),
+                bytes: vec![1, 2],
+            },
+        },
+        Write::DeleteAttachment {
+            uuid: uuid.clone(),
+            point,
+        },
+    ];
+    for write in writes {
+        let upload = Upload::write(3, Stamp::now("bob"), write);
+        assert_eq!(upload.version, WRITES_SCHEMA_VERSION);
+        let decoded = Upload::decode(&upload.encode(), &Limits::default()).unwrap();
+        assert_eq!(decoded, upload);
+        assert_eq!(decoded.uuid(), &uuid);
+        // A create-only reader refuses them rather than misreading them.
+        assert!(rmp_serde::from_slice::<Upload>(&upload.encode()).is_err());
+    }
+    let bad = Upload::write(
+        3,
+        Stamp::now("bob"),
+        Write::DeleteAttachment {
+            uuid: serde_json::from_value(serde_json::json!("bad uuid")).unwrap(),
+            point: serde_json::from_value(serde_json::json!("UPPER")).unwrap(),
+        },
+    );
+    match Upload::decode(&bad.encode(), &Limits::default()) {
+        Err(WireError::Invalid(errors)) => {
+            let summary = errors.summary();
+            assert!(summary.contains("session[uuid]"), "{summary}");
+            assert!(summary.contains("session[data][UPPER]"), "{summary}");
+        }
+        other => panic!("expected invalid, got {other:?}"),
+    }
 }

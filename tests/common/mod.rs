@@ -3,6 +3,7 @@
 //! in-process, a signing HTTP client, and polling helpers.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod ops;
 pub mod proxy;
 
 use std::future::Future;
@@ -485,4 +486,116 @@ pub async fn raw_channel(config: &Config) -> (lapin::Connection, lapin::Channel)
         .await
         .unwrap();
     (conn, channel)
+}
+
+// ----- Helpers for the read, write and ordering-of-operations tests. -----
+
+impl TestApp {
+    /// `/api/v1/projects/{this project}{rest}`.
+    pub fn project_path(&self, rest: &str) -> String {
+        format!("/api/v1/projects/{}{rest}", self.project_id)
+    }
+
+    /// A signed request of any method to a path on this front.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.signed(self.http.request(method, self.url(path)))
+    }
+
+    /// A signed `GET`: status and JSON body.
+    pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        read(
+            self.request(reqwest::Method::GET, path)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// Posts a JSON session and waits until the consumer stored this very upload.
+    pub async fn create_stored(&self, body: &serde_json::Value) -> StoredSession {
+        let response = self
+            .signed(self.http.post(self.sessions_url()))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let upload_id: uuid::Uuid = response
+            .headers()
+            .get("x-upload-id")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|text| text.parse().ok())
+            .unwrap();
+        let (status, response) = read(response).await;
+        assert_eq!(status, 202, "{response}");
+        let uuid = response["result"]["uuid"].as_str().unwrap().to_owned();
+        eventually("upload stored", Duration::from_secs(30), || async {
+            self.stored_now(&uuid)
+                .await
+                .filter(|s| s.upload_id == upload_id)
+        })
+        .await
+    }
+
+    /// Creates another project, optionally granted to this app's user; returns its id once
+    /// the front knows it (the auth cache reloads in the background).
+    pub async fn add_project(&self, name: &str, granted: bool) -> i64 {
+        let id = {
+            let mut conn = self.db.conn();
+            let id = admin::create_project(&mut conn, name).unwrap();
+            if granted {
+                let user = admin::find_user(&mut conn, &self.username)
+                    .unwrap()
+                    .unwrap();
+                admin::grant(&mut conn, user.id, id).unwrap();
+            }
+            id
+        };
+        let want = if granted { 200 } else { 403 };
+        let path = format!("/api/v1/projects/{id}/devices");
+        eventually(
+            "project known to the front",
+            Duration::from_secs(20),
+            || {
+                let path = path.clone();
+                async move { (self.get_json(&path).await.0 == want).then_some(()) }
+            },
+        )
+        .await;
+        id
+    }
+
+    /// A signed request with an optional JSON body: status and JSON body.
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut request = self.request(method, path);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        read(request.send().await.unwrap()).await
+    }
+
+    /// Waits until a read of the session (deleted ones too) satisfies `done`; returns it.
+    pub async fn read_until(
+        &self,
+        uuid: &str,
+        done: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let path = self.project_path(&format!("/sessions/{uuid}?deleted=true"));
+        eventually("the write read back", Duration::from_secs(60), || async {
+            let (status, body) = self.get_json(&path).await;
+            (status == 200 && done(&body["result"])).then(|| body["result"].clone())
+        })
+        .await
+    }
+
+    /// Runs SQL against the test database.
+    pub fn execute(&self, statement: &str) -> usize {
+        let mut conn = self.db.conn();
+        sql_query(statement).execute(&mut conn).unwrap()
+    }
 }

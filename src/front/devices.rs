@@ -1,0 +1,79 @@
+//! `GET /api/v1/devices` and `GET …/projects/{pid}/devices`: the devices seen, updated by the
+//! consumer as sessions arrive.
+
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::error::{ApiError, success};
+use super::params;
+use super::{AppState, parse_project_id};
+use crate::store::devices::{Device, load_devices};
+use crate::view::rfc3339;
+
+/// A device in a response: times as RFC 3339 beside unix seconds, like sessions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeviceView {
+    /// The project the device sent to.
+    pub project_id: i64,
+    /// The device's unit id.
+    pub unit_id: String,
+    /// Receive time of its first session, RFC 3339 UTC.
+    pub first_seen: String,
+    /// Receive time of its first session, unix seconds.
+    pub first_seen_timestamp: i64,
+    /// Receive time of its latest session, RFC 3339 UTC.
+    pub last_seen: String,
+    /// Receive time of its latest session, unix seconds.
+    pub last_seen_timestamp: i64,
+}
+
+impl From<Device> for DeviceView {
+    fn from(device: Device) -> Self {
+        let seconds = |time: DateTime<Utc>| time.timestamp();
+        Self {
+            project_id: device.project_id,
+            unit_id: device.unit_id,
+            first_seen: rfc3339(seconds(device.first_seen)),
+            first_seen_timestamp: seconds(device.first_seen),
+            last_seen: rfc3339(seconds(device.last_seen)),
+            last_seen_timestamp: seconds(device.last_seen),
+        }
+    }
+}
+
+/// The devices of every project the user is granted, most recently seen first.
+pub async fn all_devices(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (_, projects) = state.auth.granted_projects(&headers, params::now())?;
+    respond(&state, projects).await
+}
+
+/// The devices of one project, most recently seen first.
+pub async fn project_devices(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let project_id = parse_project_id(&params::path(path)?)?;
+    params::authorize(&state, &headers, project_id)?;
+    respond(&state, vec![project_id]).await
+}
+
+async fn respond(state: &AppState, projects: Vec<i64>) -> Result<Response, ApiError> {
+    let devices = if projects.is_empty() {
+        Vec::new()
+    } else {
+        state
+            .store
+            .run(move |conn| load_devices(conn, &projects))
+            .await?
+    };
+    let views: Vec<DeviceView> = devices.into_iter().map(DeviceView::from).collect();
+    Ok(success(StatusCode::OK, views, None))
+}

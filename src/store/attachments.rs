@@ -1,0 +1,78 @@
+//! Inserting attachment rows, set-based: both write paths collect their new binary points
+//! into columns and insert them with one statement.
+
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Binary, Bool, Nullable, Text};
+use md5::{Digest as _, Md5};
+use sha2::Sha256;
+
+use super::StoreError;
+use crate::session::PointValue;
+
+const INSERT_ATTACHMENTS: &str = "\
+INSERT INTO attachments (session_id, point, embedded, filename, content_type, size, md5, sha256,
+                         bytes)
+SELECT * FROM unnest($1::int8[], $2::text[], $3::bool[], $4::text[], $5::text[], $6::int8[],
+                     $7::bytea[], $8::bytea[], $9::bytea[])";
+
+/// New attachment rows, one array per column.
+#[derive(Default)]
+pub(super) struct AttachmentColumns<'a> {
+    session_id: Vec<i64>,
+    point: Vec<&'a str>,
+    embedded: Vec<bool>,
+    filename: Vec<Option<&'a str>>,
+    content_type: Vec<&'a str>,
+    size: Vec<i64>,
+    md5: Vec<Vec<u8>>,
+    sha256: Vec<Vec<u8>>,
+    bytes: Vec<&'a [u8]>,
+}
+
+impl<'a> AttachmentColumns<'a> {
+    /// Adds a binary point (an embedded `rawData` or a file); text points are skipped.
+    pub(super) fn push(&mut self, session_id: i64, point: &'a str, value: &'a PointValue) {
+        let (embedded, filename, content_type, bytes) = match value {
+            PointValue::Text(_) => return,
+            PointValue::Raw(bytes) => (true, None, "application/octet-stream", bytes),
+            PointValue::File(file) => (
+                false,
+                file.filename.as_deref(),
+                file.content_type.as_str(),
+                &file.bytes,
+            ),
+        };
+        self.session_id.push(session_id);
+        self.point.push(point);
+        self.embedded.push(embedded);
+        self.filename.push(filename);
+        self.content_type.push(content_type);
+        self.size
+            .push(i64::try_from(bytes.len()).unwrap_or(i64::MAX));
+        self.md5.push(Md5::digest(bytes).to_vec());
+        self.sha256.push(Sha256::digest(bytes).to_vec());
+        self.bytes.push(bytes);
+    }
+}
+
+/// Inserts the collected rows (nothing to do for none).
+pub(super) fn insert_attachments(
+    conn: &mut PgConnection,
+    columns: AttachmentColumns<'_>,
+) -> Result<(), StoreError> {
+    if columns.session_id.is_empty() {
+        return Ok(());
+    }
+    diesel::sql_query(INSERT_ATTACHMENTS)
+        .bind::<Array<BigInt>, _>(columns.session_id)
+        .bind::<Array<Text>, _>(columns.point)
+        .bind::<Array<Bool>, _>(columns.embedded)
+        .bind::<Array<Nullable<Text>>, _>(columns.filename)
+        .bind::<Array<Text>, _>(columns.content_type)
+        .bind::<Array<BigInt>, _>(columns.size)
+        .bind::<Array<Binary>, _>(columns.md5)
+        .bind::<Array<Binary>, _>(columns.sha256)
+        .bind::<Array<Binary>, _>(columns.bytes)
+        .execute(conn)?;
+    Ok(())
+}
