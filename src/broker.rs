@@ -203,6 +203,16 @@ struct Live {
 }
 
 impl Live {
+    /// Channels first, then the connection, so a clean stop logs no channel errors.
+    async fn close(&self) {
+        for channel in self.channels.iter().filter(|c| c.status().connected()) {
+            let _closed = channel.close(200, "shutting down".into()).await;
+        }
+        if self.conn.status().connected() {
+            let _closed = self.conn.close(200, "shutting down".into()).await;
+        }
+    }
+
     fn healthy(&self) -> bool {
         self.conn.status().connected() && self.channels.iter().all(|c| c.status().connected())
     }
@@ -277,7 +287,7 @@ impl Publisher {
                     self.live.store(Some(Arc::new(live)));
                     self.watch(&cancel).await;
                     if let Some(live) = self.live.swap(None) {
-                        let _closed = live.conn.close(200, "shutting down".into()).await;
+                        live.close().await;
                     }
                 }
                 Err(error) => tracing::warn!(%error, "cannot set up RabbitMQ channels"),

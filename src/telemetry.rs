@@ -17,6 +17,30 @@ pub fn init(config: &LogConfig) {
     };
 }
 
+/// Prints a failed command's error chain on one line (no backtrace: this is for operators)
+/// and turns the result into the process exit code.
+pub fn exit_code(result: anyhow::Result<()>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            // Library errors often repeat their source in their own message: print each
+            // cause only when it adds something.
+            let mut line = String::new();
+            for cause in error.chain().map(ToString::to_string) {
+                if !line.contains(&cause) {
+                    line = if line.is_empty() {
+                        cause
+                    } else {
+                        format!("{line}: {cause}")
+                    };
+                }
+            }
+            eprintln!("error: {line}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// For tests: warnings only unless `RUST_LOG` says otherwise, captured per test.
 pub fn init_for_tests() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));

@@ -5,7 +5,11 @@ use intake::store::Store;
 use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
+    intake::telemetry::exit_code(run().await)
+}
+
+async fn run() -> anyhow::Result<()> {
     let config = Config::load()?;
     intake::telemetry::init(&config.log);
     Store::new(&config.database).refuse_unmigrated().await?;

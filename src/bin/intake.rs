@@ -3,6 +3,6 @@
 use clap::Parser as _;
 use intake::cli::{Cli, run};
 
-fn main() -> anyhow::Result<()> {
-    run(Cli::parse())
+fn main() -> std::process::ExitCode {
+    intake::telemetry::exit_code(run(Cli::parse()))
 }

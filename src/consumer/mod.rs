@@ -72,6 +72,7 @@ async fn serve(
 ) -> Result<(), BrokerLost> {
     let setup = conn.create_channel().await?;
     broker::declare_topology(&setup, &config.broker).await?;
+    setup.close(200, "topology declared".into()).await?;
     // A worker that fails takes the others down with it, so the connection is rebuilt whole.
     let failed = cancel.child_token();
     let mut workers = tokio::task::JoinSet::new();
@@ -87,6 +88,7 @@ async fn serve(
         let stop = failed.clone();
         workers.spawn(async move {
             let result = worker.run(&stop).await;
+            worker.close().await;
             if result.is_err() {
                 stop.cancel();
             }
@@ -112,6 +114,16 @@ struct Worker {
 }
 
 impl Worker {
+    /// Closes both channels before the connection goes, so a clean stop is quiet and the
+    /// broker requeues this worker's unacked deliveries at once.
+    async fn close(&self) {
+        for channel in [&self.consume, &self.dead_letters] {
+            if channel.status().connected() {
+                let _ = channel.close(200, "consumer stopping".into()).await;
+            }
+        }
+    }
+
     async fn run(&self, cancel: &CancellationToken) -> Result<(), BrokerLost> {
         let settings = &self.config.consumer;
         self.dead_letters
