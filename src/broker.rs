@@ -223,6 +223,8 @@ impl Live {
 /// publish fails at once, and the client gets `503`.
 pub struct Publisher {
     live: ArcSwapOption<Live>,
+    /// Encode and drop instead of publishing: only for measuring the front without a broker.
+    discard: bool,
     config: BrokerConfig,
     channel_count: usize,
     next_channel: AtomicUsize,
@@ -238,6 +240,7 @@ impl Publisher {
     ) -> Arc<Self> {
         let publisher = Arc::new(Self {
             live: ArcSwapOption::empty(),
+            discard: false,
             config,
             channel_count: channel_count.max(1),
             next_channel: AtomicUsize::new(0),
@@ -247,9 +250,30 @@ impl Publisher {
         publisher
     }
 
+    /// A publisher that encodes every message and drops it, answering at once: the
+    /// benchmark uses it to measure the front's own request handling, without the broker.
+    pub fn discarding(config: BrokerConfig) -> Arc<Self> {
+        Arc::new(Self {
+            live: ArcSwapOption::empty(),
+            discard: true,
+            config,
+            channel_count: 1,
+            next_channel: AtomicUsize::new(0),
+            trouble: Notify::new(),
+        })
+    }
+
     /// Whether a publish could succeed now.
     pub fn is_ready(&self) -> bool {
-        self.live.load().as_ref().is_some_and(|live| live.healthy())
+        self.discard || self.live.load().as_ref().is_some_and(|live| live.healthy())
+    }
+
+    /// Whether the broker has blocked the connection (flow control: memory or disk alarm).
+    pub fn is_blocked(&self) -> bool {
+        self.live
+            .load()
+            .as_ref()
+            .is_some_and(|live| live.conn.status().blocked())
     }
 
     /// Publishes one upload (any write) and waits for its confirm, at most `timeout`.
@@ -258,6 +282,10 @@ impl Publisher {
         upload: &Upload<Op>,
         timeout: Duration,
     ) -> Result<(), PublishError> {
+        if self.discard {
+            std::hint::black_box(upload.encode());
+            return Ok(());
+        }
         let live = self.live.load_full().ok_or(PublishError::Unavailable)?;
         let index = self.next_channel.fetch_add(1, Ordering::Relaxed) % live.channels.len();
         let channel = live.channels.get(index).ok_or(PublishError::Unavailable)?;

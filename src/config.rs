@@ -70,6 +70,9 @@ pub struct FrontConfig {
     pub publish_timeout_ms: u64,
     /// AMQP channels the front publishes on, shared by all requests.
     pub publish_channels: usize,
+    /// Publishes that may wait for broker confirms at once; further uploads get `503` with
+    /// `Retry-After` instead of queueing without bound.
+    pub max_in_flight_publishes: usize,
     /// Accepted clock difference between a signed request's timestamp and the server.
     pub auth_window_seconds: i64,
     /// How often users, grants and projects are reloaded from PostgreSQL.

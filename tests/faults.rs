@@ -144,6 +144,66 @@ async fn the_consumer_reconnects_to_the_broker_by_itself() {
     app.stop_consumers().await;
 }
 
+#[tokio::test]
+async fn a_hung_broker_sheds_load_fast_instead_of_queueing() {
+    let proxy = Proxy::start(broker_address()).await;
+    let url = through(&proxy);
+    let app = TestApp::front_with(|config| {
+        config.broker.url = intake::config::Secret::new(url);
+        config.front.max_in_flight_publishes = 2;
+    })
+    .await;
+    assert_eq!(app.post_json(&session("before")).await.0, 202);
+    proxy.freeze();
+    // Two uploads wait for confirms that do not come; the third is shed at once.
+    let waiting: Vec<_> = (0..2)
+        .map(|i| {
+            let request = app
+                .signed(app.http.post(app.sessions_url()))
+                .json(&session(&format!("held-{i}")));
+            tokio::spawn(request.send())
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let response = app
+        .signed(app.http.post(app.sessions_url()))
+        .json(&session("shed"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap()),
+        Some("1")
+    );
+    let (status, body) = read(response).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("too many uploads"),
+        "{body}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "shedding took {:?}",
+        started.elapsed()
+    );
+    // The held ones time out (no confirm: no promise), then the front recovers.
+    for handle in waiting {
+        assert_eq!(handle.await.unwrap().unwrap().status(), 503);
+    }
+    proxy.thaw();
+    eventually("accepting again", Duration::from_secs(20), || async {
+        (app.post_json(&session("after")).await.0 == 202).then_some(())
+    })
+    .await;
+}
+
 impl TestApp {
     async fn spawn_front_direct_consumer_via(amqp_url: &str) -> Self {
         let mut app = TestApp::front_only().await;

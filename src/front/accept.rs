@@ -64,6 +64,38 @@ pub async fn within_read_timeout<T>(
         .map_err(|_| ApiError::Timeout(format!("the body was not received within {limit:?}")))?
 }
 
+/// Publishes any write and waits for the broker's confirm: the one place a write becomes
+/// durable. Sheds load instead of queueing without bound: when `front.max_in_flight_publishes`
+/// publishes already wait for confirms, or the broker applies flow control, the client gets
+/// `503` with `Retry-After` at once.
+pub async fn publish<Op: Serialize>(state: &AppState, upload: &Upload<Op>) -> Result<(), ApiError> {
+    let upload_id = upload.stamp.upload_id;
+    let Ok(_permit) = state.publish_budget.try_acquire() else {
+        metrics::counter!("intake_publish_total", "result" => "shed").increment(1);
+        return Err(ApiError::Unavailable(
+            "too many uploads are waiting for the broker; retry shortly".into(),
+        ));
+    };
+    if state.publisher.is_blocked() {
+        metrics::counter!("intake_publish_total", "result" => "shed").increment(1);
+        return Err(ApiError::Unavailable(
+            "the broker is applying flow control; retry shortly".into(),
+        ));
+    }
+    let started = std::time::Instant::now();
+    let published = state
+        .publisher
+        .publish(upload, state.config.front.publish_timeout())
+        .await;
+    metrics::counter!("intake_publish_total", "result" => publish_result(&published)).increment(1);
+    published.map_err(|error| {
+        tracing::warn!(upload.id = %upload_id, %error, "upload not confirmed by the broker");
+        ApiError::Unavailable(format!("the upload was not stored ({error}); retry"))
+    })?;
+    metrics::histogram!("intake_publish_confirm_seconds").record(started.elapsed().as_secs_f64());
+    Ok(())
+}
+
 /// Publishes the write and answers it: `202` with `accepted` as `result`, or with `wait`
 /// `200` once it is stored.
 pub async fn accept(
@@ -74,15 +106,7 @@ pub async fn accept(
     on_stored: OnStored,
 ) -> Result<Response, ApiError> {
     let upload_id = upload.stamp.upload_id;
-    let published = state
-        .publisher
-        .publish(&upload, state.config.front.publish_timeout())
-        .await;
-    metrics::counter!("intake_publish_total", "result" => publish_result(&published)).increment(1);
-    published.map_err(|error| {
-        tracing::warn!(upload.id = %upload_id, %error, "write not confirmed by the broker");
-        ApiError::Unavailable(format!("the write was not stored ({error}); retry"))
-    })?;
+    publish(state, &upload).await?;
     tracing::debug!(upload.id = %upload_id, project.id = upload.project_id, "write accepted");
     let mut response = None;
     if wait {

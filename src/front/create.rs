@@ -1,14 +1,12 @@
 //! `POST /api/v1/projects/{project_id}/sessions`: decode, check, stamp, publish, answer.
 
-use std::time::Duration;
-
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use http_body_util::{BodyDataStream, BodyExt as _, Limited};
 
-use super::accept::{stored_session, with_upload_id};
+use super::accept::{publish, read_raw_session, stored_session, with_upload_id};
 use super::error::{ApiError, success};
 use super::params::Query;
 use super::{AppState, parse_project_id};
@@ -37,12 +35,7 @@ pub async fn create_session(
     let now = chrono::Utc::now().timestamp();
     let principal = state.auth.authorize(&headers, project_id, now)?;
     let wait = Query::parse(query.as_deref()).wait_stored()?;
-    let read_timeout = Duration::from_millis(state.config.front.body_read_timeout_ms);
-    let raw = tokio::time::timeout(read_timeout, read_session(&state, &headers, body))
-        .await
-        .map_err(|_| {
-            ApiError::Timeout(format!("the body was not received within {read_timeout:?}"))
-        })??;
+    let raw = read_raw_session(&state, &headers, body).await?;
     let stamp = Stamp::now(&principal);
     let session = raw
         .parse(&state.config.limits, stamp.received_seconds())
@@ -51,18 +44,7 @@ pub async fn create_session(
     let (uuid, order) = (session.uuid.clone(), stamp.order());
     let upload = Upload::create(project_id, stamp, session);
     let upload_id = upload.stamp.upload_id;
-    let publish_started = std::time::Instant::now();
-    let published = state
-        .publisher
-        .publish(&upload, state.config.front.publish_timeout())
-        .await;
-    metrics::counter!("intake_publish_total", "result" => publish_result(&published)).increment(1);
-    published.map_err(|error| {
-        tracing::warn!(upload.id = %upload_id, %error, "upload not confirmed by the broker");
-        ApiError::Unavailable(format!("the upload was not stored ({error}); retry"))
-    })?;
-    metrics::histogram!("intake_publish_confirm_seconds")
-        .record(publish_started.elapsed().as_secs_f64());
+    publish(&state, &upload).await?;
     tracing::debug!(upload.id = %upload_id, project.id = project_id, "upload accepted");
     metrics::histogram!("intake_accept_seconds").record(started.elapsed().as_secs_f64());
     let stored = if wait {

@@ -49,6 +49,8 @@ pub struct AppState {
     pub store: Store,
     /// Read-your-write waits (`?wait=stored`).
     pub waiter: Arc<wait::Waiter>,
+    /// Publishes that may wait for broker confirms at once; past it the front sheds load.
+    pub publish_budget: Arc<tokio::sync::Semaphore>,
 }
 
 /// Parses a `{project_id}` path segment: a positive integer, else `400`.
@@ -121,6 +123,29 @@ impl Front {
     /// Binds the listener (port 0 picks a free one), connects the publisher in the
     /// background and loads the auth cache.
     pub async fn build(config: Config) -> std::io::Result<Self> {
+        Self::assemble(config, |config, background| {
+            Publisher::start(
+                config.broker.clone(),
+                config.front.publish_channels,
+                background,
+            )
+        })
+        .await
+    }
+
+    /// A front whose publisher encodes and drops every upload: only for measuring the
+    /// front's own request handling without the broker (`intake-bench`).
+    pub async fn build_discarding(config: Config) -> std::io::Result<Self> {
+        Self::assemble(config, |config, _| {
+            Publisher::discarding(config.broker.clone())
+        })
+        .await
+    }
+
+    async fn assemble(
+        config: Config,
+        publisher: impl FnOnce(&Config, CancellationToken) -> Arc<Publisher>,
+    ) -> std::io::Result<Self> {
         let config = Arc::new(config);
         crate::telemetry::metrics_handle();
         let background = CancellationToken::new();
@@ -133,21 +158,21 @@ impl Front {
             background.clone(),
         )
         .await;
-        let publisher = Publisher::start(
-            config.broker.clone(),
-            config.front.publish_channels,
-            background.clone(),
-        );
+        let publisher = publisher(&config, background.clone());
         let listener = TcpListener::bind(config.front.listen).await?;
         let limits = serve::ConnectionLimits {
             max_connections: config.front.max_connections,
             header_read_timeout: Duration::from_millis(config.front.header_read_timeout_ms.max(1)),
             drain_timeout: Duration::from_secs(config.front.shutdown_timeout_seconds),
         };
+        let publish_budget = Arc::new(tokio::sync::Semaphore::new(
+            config.front.max_in_flight_publishes.max(1),
+        ));
         let state = AppState {
             config,
             auth,
             publisher,
+            publish_budget,
             waiter: wait::Waiter::start(store.clone(), background.clone()),
             store,
         };

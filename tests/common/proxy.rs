@@ -12,6 +12,7 @@ pub struct Proxy {
     pub address: SocketAddr,
     up: Arc<AtomicBool>,
     generation: watch::Sender<u64>,
+    frozen: watch::Sender<bool>,
 }
 
 impl Proxy {
@@ -21,10 +22,12 @@ impl Proxy {
         let address = listener.local_addr().unwrap();
         let up = Arc::new(AtomicBool::new(true));
         let (generation, _) = watch::channel(0u64);
+        let (frozen, _) = watch::channel(false);
         let proxy = Self {
             address,
             up: Arc::clone(&up),
             generation: generation.clone(),
+            frozen: frozen.clone(),
         };
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
@@ -33,13 +36,16 @@ impl Proxy {
                     continue;
                 }
                 let mut cut = generation.subscribe();
+                let (up_frozen, down_frozen) = (frozen.subscribe(), frozen.subscribe());
                 tokio::spawn(async move {
                     let Ok(server) = TcpStream::connect(target).await else {
                         return;
                     };
-                    let (mut client, mut server) = (client, server);
+                    let (client_read, client_write) = client.into_split();
+                    let (server_read, server_write) = server.into_split();
                     tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        () = pump(client_read, server_write, up_frozen) => {}
+                        () = pump(server_read, client_write, down_frozen) => {}
                         _ = cut.changed() => {}
                     }
                 });
@@ -54,8 +60,43 @@ impl Proxy {
         self.generation.send_modify(|g| *g += 1);
     }
 
+    /// Holds every byte in both directions while keeping connections open, like a server
+    /// that hangs.
+    pub fn freeze(&self) {
+        self.frozen.send_replace(true);
+    }
+
+    /// Lets bytes flow again.
+    pub fn thaw(&self) {
+        self.frozen.send_replace(false);
+    }
+
     /// Accepts connections again.
     pub fn restore(&self) {
         self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Copies one direction, pausing (without reading) while frozen.
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut frozen: watch::Receiver<bool>,
+) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        if frozen.wait_for(|frozen| !frozen).await.is_err() {
+            return;
+        }
+        let n = match from.read(&mut buffer).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if frozen.wait_for(|frozen| !frozen).await.is_err()
+            || to.write_all(&buffer[..n]).await.is_err()
+        {
+            return;
+        }
     }
 }
