@@ -1,5 +1,5 @@
-//! The `intake` admin command: migrations, projects, users, grants, request signing and the
-//! demo set-up `make run` prints.
+//! The `intake` admin command: migrations, projects, users, grants, request signing, the
+//! demo set-up `make run` prints, and the operators' tools (`loadgen`, `replay`, `dlq`).
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use crate::auth;
 use crate::config::Config;
 use crate::store::{Store, admin};
+use crate::tools::args::{self as tool_args, DlqCommand, LoadgenArgs, ReplayCommand};
 
 /// Administers an intake installation.
 #[derive(Debug, Parser)]
@@ -46,6 +47,14 @@ pub enum Command {
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         url: String,
     },
+    /// Simulate a fleet posting signed sessions to a front; report throughput and latency.
+    Loadgen(Box<LoadgenArgs>),
+    /// Republish archived uploads (NDJSON through a front, or raw messages to the broker).
+    #[command(subcommand)]
+    Replay(ReplayCommand),
+    /// Inspect, requeue or purge the dead-letter queue.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
 }
 
 /// Project subcommands.
@@ -82,6 +91,14 @@ pub const DEMO_USER: &str = "demo";
 
 /// Runs one parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    // The tools need no database connection (or only their own), so they go first.
+    let command = match cli.command {
+        Command::Loadgen(args) => return tool_args::run_loadgen(*args),
+        Command::Replay(command) => return tool_args::run_replay(command),
+        Command::Dlq(command) => return tool_args::run_dlq(command),
+        command => command,
+    };
+    let cli = Cli { command };
     if let Command::Sign {
         username,
         secret,
@@ -133,7 +150,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let demo = admin::ensure_demo(&mut conn, DEMO_PROJECT, DEMO_USER)?;
             print_demo(&demo, &url);
         }
-        Command::Sign { .. } => {}
+        Command::Sign { .. } | Command::Loadgen(_) | Command::Replay(_) | Command::Dlq(_) => {}
     }
     Ok(())
 }

@@ -15,5 +15,6 @@ pub mod session;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;
+pub mod tools;
 pub mod view;
 pub mod wire;
