@@ -70,10 +70,7 @@ fn snapshot(url: &str) -> Vec<String> {
     let queries = [
         "SELECT row_to_json(s)::text AS line FROM sessions s ORDER BY project_id, uuid",
         "SELECT row_to_json(a)::text AS line FROM attachments a ORDER BY session_id, point",
-        // Not `first_seen`: the store records a batch's *latest* receive time as a new
-        // device's first sighting, so that column depends on how deliveries were batched.
-        "SELECT json_build_array(project_id, unit_id, last_seen)::text AS line FROM devices
-         ORDER BY project_id, unit_id",
+        "SELECT row_to_json(d)::text AS line FROM devices d ORDER BY project_id, unit_id",
     ];
     queries
         .iter()

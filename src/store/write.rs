@@ -61,8 +61,9 @@ WHERE s.placeholder OR s.field_stamps <> '{}' OR s.point_stamps <> '{}'";
 
 const UPSERT_DEVICES: &str = "\
 INSERT INTO devices AS d (project_id, unit_id, first_seen, last_seen)
-SELECT project_id, unit_id, seen, seen
-FROM unnest($1::int8[], $2::text[], $3::timestamptz[]) AS i(project_id, unit_id, seen)
+SELECT project_id, unit_id, first_seen, last_seen
+FROM unnest($1::int8[], $2::text[], $3::timestamptz[], $4::timestamptz[])
+  AS i(project_id, unit_id, first_seen, last_seen)
 ON CONFLICT (project_id, unit_id) DO UPDATE SET
   first_seen = LEAST(d.first_seen, EXCLUDED.first_seen),
   last_seen = GREATEST(d.last_seen, EXCLUDED.last_seen)";
@@ -269,7 +270,8 @@ fn record_devices(
     uploads: &[Upload<Write>],
     known: &HashSet<i64>,
 ) -> Result<(), StoreError> {
-    let mut seen: BTreeMap<(i64, &str), DateTime<Utc>> = BTreeMap::new();
+    // Earliest and latest receive time per device: batching must not move `first_seen`.
+    let mut seen: BTreeMap<(i64, &str), (DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
     for upload in uploads.iter().filter(|u| known.contains(&u.project_id)) {
         let unit_id = match &upload.operation {
             Write::Create(session) => Some(&session.unit_id),
@@ -279,18 +281,23 @@ fn record_devices(
         let Some(unit_id) = unit_id else { continue };
         let at = upload.stamp.received();
         seen.entry((upload.project_id, unit_id.as_str()))
-            .and_modify(|last| *last = (*last).max(at))
-            .or_insert(at);
+            .and_modify(|(first, last)| {
+                *first = (*first).min(at);
+                *last = (*last).max(at);
+            })
+            .or_insert((at, at));
     }
     if seen.is_empty() {
         return Ok(());
     }
     let (keys, times): (Vec<_>, Vec<_>) = seen.into_iter().unzip();
     let (projects, units): (Vec<i64>, Vec<&str>) = keys.into_iter().unzip();
+    let (firsts, lasts): (Vec<DateTime<Utc>>, Vec<DateTime<Utc>>) = times.into_iter().unzip();
     diesel::sql_query(UPSERT_DEVICES)
         .bind::<Array<BigInt>, _>(projects)
         .bind::<Array<Text>, _>(units)
-        .bind::<Array<Timestamptz>, _>(times)
+        .bind::<Array<Timestamptz>, _>(firsts)
+        .bind::<Array<Timestamptz>, _>(lasts)
         .execute(conn)?;
     Ok(())
 }
