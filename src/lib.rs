@@ -5,6 +5,7 @@
 //! replacing an existing session only with a later-accepted upload.
 
 pub mod auth;
+pub mod bench;
 pub mod broker;
 pub mod cli;
 pub mod config;

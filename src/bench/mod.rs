@@ -1,0 +1,58 @@
+//! Stage measurements for `make bench`: each stage's physical limit on this machine beside
+//! the project's own figure for the same work, measured in one run so their ratio is fair.
+//! Used only by the `intake-bench` binary; nothing here is on a production path.
+
+pub mod broker;
+pub mod database;
+pub mod http;
+
+use serde::Serialize;
+
+use crate::session::{Limits, RawSession, RawValue, Session};
+
+/// A measured rate.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Rate {
+    /// Items handled.
+    pub count: u64,
+    /// Seconds it took.
+    pub seconds: f64,
+    /// Items per second.
+    pub per_second: f64,
+}
+
+impl Rate {
+    /// The rate of `count` items in `elapsed`.
+    pub fn of(count: u64, elapsed: std::time::Duration) -> Self {
+        let seconds = elapsed.as_secs_f64().max(1e-9);
+        Self {
+            count,
+            seconds,
+            per_second: count as f64 / seconds,
+        }
+    }
+}
+
+/// The session shape the end-to-end benchmark posts as JSON: ten text points (~1 KB body).
+pub fn sample_session(index: u64, uuid_space: u64) -> Option<Session> {
+    let points = (0..10)
+        .map(|p| {
+            (
+                format!("p{p}"),
+                RawValue::Text(format!(
+                    "value {index}-{p} of a typical field form, 60 bytes"
+                )),
+            )
+        })
+        .collect();
+    RawSession {
+        uuid: Some(format!("bench-{}", index % uuid_space.max(1))),
+        unit_id: Some(format!("unit-{}", index % 500)),
+        created: Some("1700000000".into()),
+        saved: Some("1700000000".into()),
+        points,
+        ..RawSession::default()
+    }
+    .parse(&Limits::default(), 1_700_000_000)
+    .ok()
+}

@@ -1,0 +1,87 @@
+//! Stage measurements for `make bench` (scripts/bench.sh drives it): limits of this machine
+//! beside the project's figures for the same work. Prints JSON on stdout.
+
+use std::net::SocketAddr;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use intake::bench;
+use intake::config::Config;
+use intake::front::Front;
+
+/// Measures one stage.
+#[derive(Debug, Parser)]
+#[command(name = "intake-bench", about)]
+struct Cli {
+    #[command(subcommand)]
+    stage: Stage,
+}
+
+#[derive(Debug, Subcommand)]
+enum Stage {
+    /// Serve the bare handler (reads the body, answers 202) until stopped.
+    BareHttp {
+        #[arg(long)]
+        listen: SocketAddr,
+    },
+    /// Serve the real front with a publisher that drops every upload, until stopped.
+    FrontDiscard {
+        #[arg(long)]
+        listen: SocketAddr,
+    },
+    /// Raw publish/consume limits beside the front's publisher and the consumer's path.
+    Broker {
+        #[arg(long, default_value_t = 50_000)]
+        messages: u64,
+        #[arg(long, default_value_t = 1024)]
+        window: usize,
+    },
+    /// Raw set-based upsert beside the consumer's batch write, same rows.
+    Database {
+        #[arg(long, default_value_t = 100_000)]
+        rows: u64,
+        #[arg(long, default_value_t = 500)]
+        batch: usize,
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+    },
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    intake::telemetry::exit_code(run(Cli::parse()).await)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut config = Config::load()?;
+    match cli.stage {
+        Stage::BareHttp { listen } => bench::http::serve_bare(listen).await?,
+        Stage::FrontDiscard { listen } => {
+            config.front.listen = listen;
+            let front = Front::build_discarding(config).await?;
+            front.run(intake::shutdown::signal()).await?;
+        }
+        Stage::Broker { messages, window } => {
+            let figures = bench::broker::measure(&config, messages, window)
+                .await
+                .map_err(|error| anyhow::anyhow!(error))
+                .context("broker measurement")?;
+            println!("{}", serde_json::to_string(&figures)?);
+        }
+        Stage::Database {
+            rows,
+            batch,
+            workers,
+        } => {
+            let store = intake::store::Store::new(&config.database);
+            let figures = tokio::task::spawn_blocking(move || {
+                bench::database::measure(&store, rows, batch, workers)
+            })
+            .await?
+            .map_err(|error| anyhow::anyhow!(error))
+            .context("database measurement")?;
+            println!("{}", serde_json::to_string(&figures)?);
+        }
+    }
+    Ok(())
+}
