@@ -265,13 +265,16 @@ fn needs_merge(
 }
 
 /// Every unit id a create (or an update that sets one) names was seen at its receive time.
+/// The first and last receive time of a device within one batch.
+type Sighting = (DateTime<Utc>, DateTime<Utc>);
+
 fn record_devices(
     conn: &mut PgConnection,
     uploads: &[Upload<Write>],
     known: &HashSet<i64>,
 ) -> Result<(), StoreError> {
     // Earliest and latest receive time per device: batching must not move `first_seen`.
-    let mut seen: BTreeMap<(i64, &str), (DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
+    let mut seen: BTreeMap<(i64, &str), Sighting> = BTreeMap::new();
     for upload in uploads.iter().filter(|u| known.contains(&u.project_id)) {
         let unit_id = match &upload.operation {
             Write::Create(session) => Some(&session.unit_id),
