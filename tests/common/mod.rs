@@ -326,18 +326,7 @@ impl Drop for TestApp {
 }
 
 /// Adds valid MDA auth headers for `username` now.
-pub fn sign(
-    request: reqwest::RequestBuilder,
-    username: &str,
-    secret: &str,
-) -> reqwest::RequestBuilder {
-    let now = chrono::Utc::now().timestamp();
-    intake::auth::headers(username, secret, now)
-        .into_iter()
-        .fold(request, |request, (name, value)| {
-            request.header(name, value)
-        })
-}
+pub use intake::tools::sign;
 
 /// Status and JSON body of a response.
 pub async fn read(response: reqwest::Response) -> (u16, serde_json::Value) {
