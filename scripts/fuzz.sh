@@ -18,7 +18,7 @@ for target in "${targets[@]}"; do
   if cargo fuzz run -s none "$target" "corpus/$target" -- -max_total_time="$seconds" -max_len=2048 >"$log" 2>&1; then
     crashes=0
   else
-    crashes=$(find "artifacts/$target" -type f 2>/dev/null | wc -l)
+    crashes=$(find "artifacts/$target" -type f 2>/dev/null | wc -l || true)
     status=1
     tail -30 "$log" >&2
   fi
