@@ -5,6 +5,7 @@
 pub mod broker;
 pub mod database;
 pub mod http;
+pub mod list;
 
 use serde::Serialize;
 

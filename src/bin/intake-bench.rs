@@ -36,6 +36,15 @@ enum Stage {
         #[arg(long, default_value_t = 1024)]
         window: usize,
     },
+    /// The list route's query on millions of sessions.
+    List {
+        #[arg(long, default_value_t = 2_000_000)]
+        rows: u64,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        #[arg(long, default_value_t = 20)]
+        repeat: u32,
+    },
     /// Raw set-based upsert beside the consumer's batch write, same rows.
     Database {
         #[arg(long, default_value_t = 100_000)]
@@ -66,6 +75,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .map_err(|error| anyhow::anyhow!(error))
                 .context("broker measurement")?;
+            println!("{}", serde_json::to_string(&figures)?);
+        }
+        Stage::List {
+            rows,
+            limit,
+            repeat,
+        } => {
+            let store = intake::store::Store::new(&config.database);
+            let figures = tokio::task::spawn_blocking(move || {
+                bench::list::measure(&store, rows, limit, repeat)
+            })
+            .await?
+            .map_err(|error| anyhow::anyhow!(error))
+            .context("list measurement")?;
             println!("{}", serde_json::to_string(&figures)?);
         }
         Stage::Database {
