@@ -1,5 +1,6 @@
 //! The database limit and the consumer's write path on the same rows: a bare set-based
-//! upsert of session rows (unnest arrays, `ON CONFLICT … DO UPDATE … WHERE` newer) against
+//! upsert of the session rows (unnest arrays, `ON CONFLICT … DO UPDATE … WHERE` newer) and of
+//! the device rows every session also updates, against
 //! `store::write::write_batch`, each in batches on `workers` connections, half the rows
 //! replacing existing ones.
 
@@ -38,6 +39,14 @@ ON CONFLICT (project_id, uuid) DO UPDATE SET unit_id = EXCLUDED.unit_id,
   received = EXCLUDED.received, upload_id = EXCLUDED.upload_id, points = EXCLUDED.points
 WHERE (s.received, s.upload_id) < (EXCLUDED.received, EXCLUDED.upload_id)";
 
+/// The device sightings every stored session also records (the write path keeps them too).
+const RAW_DEVICES: &str = "\
+INSERT INTO bench_devices AS d (project_id, unit_id, first_seen, last_seen)
+SELECT * FROM unnest($1::int8[], $2::text[], $3::timestamptz[], $3::timestamptz[])
+ON CONFLICT (project_id, unit_id) DO UPDATE SET
+  first_seen = LEAST(d.first_seen, EXCLUDED.first_seen),
+  last_seen = GREATEST(d.last_seen, EXCLUDED.last_seen)";
+
 /// Measures both paths on `rows` uploads over `rows / 2` uuids (half are replacements).
 pub fn measure(
     store: &Store,
@@ -51,7 +60,10 @@ pub fn measure(
     conn.batch_execute(
         "DROP TABLE IF EXISTS bench_sessions;
          CREATE TABLE bench_sessions (project_id int8, uuid text, unit_id text,
-             received timestamptz, upload_id uuid, points jsonb, PRIMARY KEY (project_id, uuid));",
+             received timestamptz, upload_id uuid, points jsonb, PRIMARY KEY (project_id, uuid));
+         DROP TABLE IF EXISTS bench_devices;
+         CREATE TABLE bench_devices (project_id int8, unit_id text, first_seen timestamptz,
+             last_seen timestamptz, PRIMARY KEY (project_id, unit_id));",
     )?;
     let uploads: Vec<Upload> = (0..rows)
         .filter_map(|i| sample_session(i, rows / 2))
@@ -64,10 +76,13 @@ pub fn measure(
     })?;
     let writes: Vec<Upload<Write>> = uploads.iter().cloned().map(Upload::<Write>::from).collect();
     let write_chunks: Vec<&[Upload<Write>]> = writes.chunks(batch.max(1)).collect();
+    let cache = store.write_cache();
     let write_path = in_parallel(store, &write_chunks, workers, |conn, chunk| {
-        write_batch(conn, chunk).map(drop).map_err(Into::into)
+        write_batch(conn, chunk, &cache)
+            .map(drop)
+            .map_err(Into::into)
     })?;
-    conn.batch_execute("DROP TABLE bench_sessions;")?;
+    conn.batch_execute("DROP TABLE bench_sessions; DROP TABLE bench_devices;")?;
     Ok(DatabaseFigures {
         batch,
         workers,
@@ -160,6 +175,19 @@ fn raw_batch(conn: &mut PgConnection, chunk: &[Upload], project_id: i64) -> Quer
                     .collect::<Vec<_>>(),
             )
             .bind::<Array<Jsonb>, _>(points)
+            .execute(conn)?;
+        let mut devices = std::collections::BTreeMap::new();
+        for upload in &uploads {
+            let seen = devices
+                .entry(upload.session().unit_id.as_str())
+                .or_insert(upload.stamp.received());
+            *seen = (*seen).max(upload.stamp.received());
+        }
+        let (units, seen): (Vec<&str>, Vec<DateTime<Utc>>) = devices.into_iter().unzip();
+        diesel::sql_query(RAW_DEVICES)
+            .bind::<Array<BigInt>, _>(vec![project_id; units.len()])
+            .bind::<Array<Text>, _>(units)
+            .bind::<Array<Timestamptz>, _>(seen)
             .execute(conn)
             .map(drop)
     })

@@ -114,7 +114,11 @@ async fn write_retrying(
     let mut delay = retry.initial;
     loop {
         let batch = Arc::clone(&uploads);
-        match store.run(move |conn| write_batch(conn, &batch)).await {
+        let cache = store.write_cache();
+        match store
+            .run(move |conn| write_batch(conn, &batch, &cache))
+            .await
+        {
             Ok(outcome) => return Ok(Ok(outcome)),
             Err(error) if error.is_transient() => {
                 metrics::counter!("intake_write_retries_total").increment(1);

@@ -10,6 +10,7 @@ pub mod merge;
 mod ops;
 pub mod read;
 pub mod schema;
+pub mod seen;
 pub mod stamps;
 pub mod write;
 
@@ -99,6 +100,7 @@ impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for SessionSettings 
 #[derive(Clone)]
 pub struct Store {
     pool: Pool<ConnectionManager<PgConnection>>,
+    cache: std::sync::Arc<seen::WriteCache>,
 }
 
 impl Store {
@@ -115,7 +117,15 @@ impl Store {
                 statement_timeout_ms: config.statement_timeout_ms,
             }))
             .build_unchecked(manager);
-        Self { pool }
+        Self {
+            pool,
+            cache: std::sync::Arc::default(),
+        }
+    }
+
+    /// What this process already wrote to this database (see [`seen`]).
+    pub fn write_cache(&self) -> std::sync::Arc<seen::WriteCache> {
+        std::sync::Arc::clone(&self.cache)
     }
 
     /// A connection from the pool (blocking).

@@ -19,6 +19,7 @@ use diesel::sql_types::{Array, BigInt, Integer, Jsonb, Nullable, Text, Timestamp
 use super::StoreError;
 use super::attachments::{AttachmentColumns, insert_attachments};
 use super::ops::{self, Pending};
+use super::seen::WriteCache;
 use crate::session::{PointValue, Session};
 use crate::wire::{Order, Upload, Write};
 
@@ -93,9 +94,11 @@ type Creates<'a> = BTreeMap<Key<'a>, (usize, &'a Upload<Write>, &'a Session)>;
 pub fn write_batch(
     conn: &mut PgConnection,
     uploads: &[Upload<Write>],
+    cache: &WriteCache,
 ) -> Result<BatchOutcome, StoreError> {
-    conn.transaction(|conn| {
-        let known = known_projects(conn, uploads)?;
+    let mut known = HashSet::new();
+    let outcome = conn.transaction(|conn| {
+        known = known_projects(conn, uploads, cache)?;
         let mut outcome = BatchOutcome::default();
         // Sorted keys lock rows in one global order, so concurrent batches queue instead of
         // deadlocking. Of several creates of one key only the newest can matter.
@@ -135,25 +138,35 @@ pub fn write_batch(
         outcome.stored.extend(ops::apply(conn, &pending)?);
         outcome.stored.sort_unstable();
         record_devices(conn, uploads, &known)?;
-        Ok(outcome)
-    })
+        Ok::<_, StoreError>(outcome)
+    })?;
+    // Only what committed may be taken as written.
+    cache.remember_projects(known);
+    Ok(outcome)
 }
 
 fn unix(seconds: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(seconds, 0).unwrap_or_default()
 }
 
+/// The batch's projects that exist; only ids this process has not seen before are asked.
 fn known_projects(
     conn: &mut PgConnection,
     uploads: &[Upload<Write>],
+    cache: &WriteCache,
 ) -> Result<HashSet<i64>, StoreError> {
     let mut ids: Vec<i64> = uploads.iter().map(|upload| upload.project_id).collect();
     ids.sort_unstable();
     ids.dedup();
-    let rows: Vec<ProjectRow> = diesel::sql_query("SELECT id FROM projects WHERE id = ANY($1)")
-        .bind::<Array<BigInt>, _>(ids)
-        .load(conn)?;
-    Ok(rows.into_iter().map(|row| row.id).collect())
+    let unknown = cache.unknown_projects(&ids);
+    let mut known: HashSet<i64> = ids.into_iter().filter(|id| !unknown.contains(id)).collect();
+    if !unknown.is_empty() {
+        let rows: Vec<ProjectRow> = diesel::sql_query("SELECT id FROM projects WHERE id = ANY($1)")
+            .bind::<Array<BigInt>, _>(unknown)
+            .load(conn)?;
+        known.extend(rows.into_iter().map(|row| row.id));
+    }
+    Ok(known)
 }
 
 /// The text points as the `points` jsonb object; binary points live in `attachments`.
@@ -268,6 +281,7 @@ fn needs_merge(
 /// The first and last receive time of a device within one batch.
 type Sighting = (DateTime<Utc>, DateTime<Utc>);
 
+/// Upserts the earliest and latest sighting of each device in the batch.
 fn record_devices(
     conn: &mut PgConnection,
     uploads: &[Upload<Write>],
