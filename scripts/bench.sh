@@ -1,0 +1,746 @@
+#!/usr/bin/env bash
+# The benchmark behind `make bench` (docs/PERFORMANCE.md explains the method and the figures).
+#
+# In one go, on this machine: the criterion micro-benchmarks, then each stage's limit beside the
+# project's figure for the same work (HTTP, broker, database), then the real front and consumer
+# end to end for three body shapes (closed loop, open loop at 50% and 90% of the sustained rate,
+# an overload run at 2x), their memory, and (when perf works) a CPU profile under load.
+#
+# It never touches what `make run` uses: its own database (intake_bench, dropped and recreated),
+# its own exchanges and queues (intake-bench.*), its own ports (18080-18082, 19091). Everything
+# it starts is stopped on exit. Results: target/bench/results.json (machine-readable),
+# target/bench/summary.md (also printed), raw outputs beside them.
+#
+# Knobs (environment):
+#   BENCH_SECONDS=15          length of every load run
+#   BENCH_CONCURRENCY=64      closed-loop requests in flight
+#   BENCH_BROKER_MESSAGES=50000  BENCH_BROKER_WINDOW=1024
+#   BENCH_DB_ROWS=100000      BENCH_DB_BATCH=500  BENCH_DB_WORKERS=2
+#   BENCH_CONNECTIONS=2000    idle keep-alive connections held for the memory figure
+#   BENCH_SOAK_SECONDS=0      >0: a soak at 50% of the JSON rate, RSS sampled every 10 s
+#   BENCH_PERF=auto           auto|1|0: profile front and consumer under load with perf
+#   BENCH_PERF_SECONDS=10
+#   BENCH_MICRO=1             0 skips the criterion micro-benchmarks
+#   BENCH_VERIFY_TIMEOUT=240  how long each loadgen --verify may wait for the consumer
+#   BENCH_DRAIN_TIMEOUT=240   how long to wait for the queue to drain between runs
+#   BENCH_BUILD=1             0 skips `cargo build --release --bins`
+#   BENCH_STAGE_RUNS=3        runs of the (short, noisy) broker and database stages; medians kept
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+SECS=${BENCH_SECONDS:-15}
+CONC=${BENCH_CONCURRENCY:-64}
+BROKER_MESSAGES=${BENCH_BROKER_MESSAGES:-50000}
+BROKER_WINDOW=${BENCH_BROKER_WINDOW:-1024}
+DB_ROWS=${BENCH_DB_ROWS:-100000}
+DB_BATCH=${BENCH_DB_BATCH:-500}
+DB_WORKERS=${BENCH_DB_WORKERS:-2}
+CONNECTIONS=${BENCH_CONNECTIONS:-2000}
+SOAK_SECS=${BENCH_SOAK_SECONDS:-0}
+PERF=${BENCH_PERF:-auto}
+PERF_SECS=${BENCH_PERF_SECONDS:-10}
+MICRO=${BENCH_MICRO:-1}
+VERIFY_TIMEOUT=${BENCH_VERIFY_TIMEOUT:-240}
+DRAIN_TIMEOUT=${BENCH_DRAIN_TIMEOUT:-240}
+BUILD=${BENCH_BUILD:-1}
+STAGE_RUNS=${BENCH_STAGE_RUNS:-3}
+
+OUT=target/bench
+BIN=target/release
+BARE_PORT=18080
+DISCARD_PORT=18081
+FRONT_PORT=18082
+CONSUMER_ADDR=127.0.0.1:19091
+DB_NAME=intake_bench
+ADMIN_DB_URL=postgres://intake:intake@127.0.0.1:5432/intake
+EX=intake-bench.sessions
+QUEUE=intake-bench.sessions
+DLX=intake-bench.dead
+DLQ=intake-bench.dead
+
+started_at=$SECONDS
+started_utc=$(date -u +%FT%TZ)
+log() { printf '[bench %4ds] %s\n' "$((SECONDS - started_at))" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# --- processes we started, stopped on exit ------------------------------------------------------
+# Only this shell's own children are ever signalled: `jobs -p` lists the background processes
+# it started and has not reaped yet, so a pid reused by someone else's process is never hit.
+front_pid=
+consumer_pid=
+stop_pid() { # PID: TERM, up to 10 s, then KILL
+    local pid=$1 i
+    kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+    local rc=$? pid
+    trap - EXIT INT TERM
+    for pid in $(jobs -p); do stop_pid "$pid"; done
+    # The broker stage deletes its queues itself; these are the front's and consumer's.
+    if command -v rabbitmqctl >/dev/null; then
+        for q in "$QUEUE" "$DLQ"; do
+            timeout 20 rabbitmqctl -q delete_queue "$q" >/dev/null 2>&1 || true
+        done
+    fi
+    # Multipart runs store gigabytes of attachments: drop the database (recreated next time).
+    if [[ ${BENCH_KEEP_DB:-0} != 1 ]]; then
+        timeout 30 psql -q -X "$ADMIN_DB_URL" -c "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" \
+            >/dev/null 2>&1 || true
+    fi
+    ((rc == 0)) || log "failed (exit $rc); logs in $OUT/"
+    exit "$rc"
+}
+
+start_bg() { # LOGFILE CMD...: starts CMD in the background, remembers its pid in $last_pid
+    local logfile=$1
+    shift
+    "$@" >"$logfile" 2>&1 &
+    last_pid=$!
+}
+
+port_free() { ! timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
+wait_port() { # PORT PID
+    local deadline=$((SECONDS + 60))
+    until ! port_free "$1"; do
+        kill -0 "$2" 2>/dev/null || die "process $2 exited before listening on $1"
+        ((SECONDS < deadline)) || die "nothing listening on 127.0.0.1:$1 after 60 s"
+        sleep 0.2
+    done
+}
+wait_ready() { # URL PID
+    local deadline=$((SECONDS + 60))
+    until curl -sf -o /dev/null --max-time 2 "$1"; do
+        kill -0 "$2" 2>/dev/null || die "process $2 exited before $1 answered"
+        ((SECONDS < deadline)) || die "$1 not ready after 60 s"
+        sleep 0.3
+    done
+}
+
+queue_depth() { # messages (ready + unacked) in a queue, as RabbitMQ last sampled it (<= 5 s old)
+    timeout 20 rabbitmqctl list_queues -q name messages 2>/dev/null | awk -v q="$1" '$1 == q {print $2}'
+}
+metric() { # URL NAME [LABEL-SUBSTRING]: sum of a Prometheus counter's series, empty if unreachable
+    local text
+    text=$(curl -sf --max-time 2 "$1") || return 0
+    awk -v n="$2" -v l="${3:-}" '$1 ~ ("^" n "({|$)") && index($1, l) {s += $NF} END {printf "%d\n", s}' <<<"$text"
+}
+# Waits until the consumer has acked as many uploads as the front had confirmed (both counters
+# count from process start), so runs don't overlap. RabbitMQ's own queue depth lags by up to
+# 5 s, so it is only the fallback.
+wait_drain() {
+    local deadline=$((SECONDS + DRAIN_TIMEOUT)) published landed depth
+    while :; do
+        published=$(metric "http://127.0.0.1:$FRONT_PORT/metrics" intake_publish_total 'result="confirmed"')
+        landed=$(metric "http://$CONSUMER_ADDR/metrics" intake_uploads_total)
+        if [[ -n $published && -n $landed ]]; then
+            ((landed >= published)) && return 0
+            depth="$((published - landed)) uploads confirmed by the front, not yet acked by the consumer"
+        else
+            depth=$(queue_depth "$QUEUE")
+            [[ $depth == 0 ]] && return 0
+            depth="${depth:-?} messages in $QUEUE"
+        fi
+        if ((SECONDS >= deadline)); then
+            log "  still $depth after ${DRAIN_TIMEOUT} s; going on"
+            return 0
+        fi
+        log "  draining: $depth"
+        sleep 1
+    done
+}
+
+rss() { # PID FIELD(VmRSS|VmHWM) -> kB
+    awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status" 2>/dev/null || echo null
+}
+
+# CPU ticks (user+system, all threads) of a process; 0 when gone.
+ticks() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+    stat=${stat##*) }
+    awk '{print $12 + $13}' <<<"$stat"
+}
+ticks_sum() { local t=0 p; for p in "$@"; do t=$((t + $(ticks "$p"))); done; echo "$t"; }
+cpu_snapshot() { # loadgen pid -> JSON of tick counters
+    local busy total
+    read -r busy total < <(awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat)
+    # shellcheck disable=SC2046 # word splitting of pid lists is wanted
+    jq -n --argjson loadgen "$(ticks "$1")" --argjson front "$(ticks "$front_pid")" \
+        --argjson consumer "$(ticks "$consumer_pid")" \
+        --argjson rabbitmq "$(ticks_sum $(pgrep -x beam.smp || true))" \
+        --argjson postgresql "$(ticks_sum $(pgrep -x postgres || true))" \
+        --argjson busy "$busy" --argjson total "$total" --argjson now "$(date +%s.%N)" \
+        '{loadgen: $loadgen, front: $front, consumer: $consumer, rabbitmq: $rabbitmq,
+          postgresql: $postgresql, machine_busy: $busy, machine_total: $total, at: $now}'
+}
+# Resets a process's peak RSS (VmHWM) so the next reading is the peak of what follows.
+reset_peak() { echo 5 >"/proc/$1/clear_refs" 2>/dev/null || true; }
+# mem_sample NAME: the front's and consumer's RSS now and peak since the last reset_peaks.
+mem_sample() {
+    jq -n --argjson fr "$(rss "$front_pid" VmRSS)" --argjson fh "$(rss "$front_pid" VmHWM)" \
+        --argjson cr "$(rss "$consumer_pid" VmRSS)" --argjson ch "$(rss "$consumer_pid" VmHWM)" \
+        '{front_rss_kib: $fr, front_peak_kib: $fh, consumer_rss_kib: $cr, consumer_peak_kib: $ch}' \
+        >"$OUT/$1.mem.json"
+    jq -r '"  peak RSS: front \(.front_peak_kib / 1024 | floor) MiB, consumer \(.consumer_peak_kib / 1024 | floor) MiB"' \
+        "$OUT/$1.mem.json" >&2
+}
+reset_peaks() { reset_peak "$front_pid"; reset_peak "$consumer_pid"; }
+
+# --- loadgen -----------------------------------------------------------------------------------
+# loadgen NAME PORT ARGS...: runs intake loadgen against 127.0.0.1:PORT, report in $OUT/NAME.json,
+# progress lines in $OUT/NAME.log. A failed verification is recorded, not fatal.
+loadgen() {
+    local name=$1 port=$2
+    shift 2
+    rm -f "$OUT/$name.json"
+    [[ -z $front_pid ]] || reset_peaks
+    if ! "$BIN/intake" loadgen --url "http://127.0.0.1:$port" --project "$PROJECT" \
+        -u "$BENCH_USER" -s "$BENCH_SECRET" --json "$OUT/$name.json" "$@" \
+        >"$OUT/$name.txt" 2>"$OUT/$name.log"; then
+        [[ -s $OUT/$name.json ]] || die "loadgen $name failed (see $OUT/$name.log)"
+        log "  loadgen $name: verification FAILED (see $OUT/$name.txt)"
+    fi
+    [[ -z $front_pid ]] || mem_sample "$name"
+    jq -r --arg n "$name" '"  \($n): \(.throughput_per_second | floor) accepted/s, sent \(.sent), accepted \(.accepted), failed \(.failed_by_status), p50 \(.latency_ms.p50) ms, p99 \(.latency_ms.p99) ms"
+        + (if .verify then ", verify \(.verify.verified)/\(.verify.expected)" else "" end)' \
+        "$OUT/$name.json" >&2
+}
+
+# Writes results.json and summary.md from the raw outputs in $OUT (`bench.sh --report` redoes
+# only this, e.g. after editing the summary's format).
+report() {
+    log "writing $OUT/results.json and $OUT/summary.md"
+    local rust_ver pg_ver rmq_ver
+    rust_ver=$(rustc --version)
+    pg_ver=$(psql -X -At "$ADMIN_DB_URL" -c 'show server_version' 2>/dev/null || echo unknown)
+    rmq_ver=$(dpkg-query -W -f='${Version}' rabbitmq-server 2>/dev/null || echo unknown)
+    # Every run's report (and its .mem and -cpu companions) keyed by file name.
+    jq -n '[inputs | {key: (input_filename | sub(".*/"; "") | sub("\\.json$"; "")), value: .}] | from_entries' \
+        "$OUT"/http-*.json "$OUT"/e2e-*.json "$OUT"/phase-*.json "$OUT/connections.json" >"$OUT/runs.json"
+    jq -n \
+        --arg nproc "$(nproc)" --arg kernel "$(uname -r)" \
+        --arg cpu "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)" \
+        --arg memtotal "$(awk '/^MemTotal:/ {printf "%d", $2/1024}' /proc/meminfo)" \
+        --arg pg "$pg_ver" --arg rmq "$rmq_ver" --arg rustc "$rust_ver" \
+        --slurpfile run "$OUT/run.json" --slurpfile runs "$OUT/runs.json" \
+        --rawfile micro "$OUT/micro.txt" \
+        --rawfile perf_front "$OUT/perf-front.txt" --rawfile perf_consumer "$OUT/perf-consumer.txt" \
+        --slurpfile broker "$OUT/broker.json" --slurpfile db "$OUT/database.json" \
+        --slurpfile soaks "$OUT/soak.json" '
+        $runs[0] as $R
+        | def r: . * 10 | round / 10;
+        def ratio(a; b): if b > 0 then (a / b * 1000 | round / 1000) else null end;
+        def lines: split("\n") | map(select(length > 0));
+        def run($n): $R[$n] as $x
+            | {accepted_per_second: ($x.throughput_per_second | r), sent: $x.sent, accepted: $x.accepted,
+               failed_by_status: $x.failed_by_status, transport_errors: $x.transport_errors,
+               elapsed_seconds: ($x.elapsed_seconds | r), latency_ms: $x.latency_ms,
+               verify: ($x.verify | if . then del(.differences) else null end),
+               memory_kib: $R[$n + ".mem"]};
+        def shape($s; $b; $target):
+            $R["e2e-\($s)-closed"] as $c | $R["e2e-\($s)-open50"] as $o50 | ($c.throughput_per_second) as $e
+            | {closed: run("e2e-\($s)-closed"),
+               # Landed: accepted uploads over the send time plus the time verify waited for them.
+               landed_per_second: ($c.accepted / ($c.elapsed_seconds + $c.verify.waited_seconds) | r),
+               cpu_cores: $R["e2e-\($s)-cpu"],
+               E: ($e | r), E_over_B: ratio($e; $b), E_over_B_target: $target,
+               E_over_B_met: (if $target then ratio($e; $b) >= $target else null end),
+               open50: run("e2e-\($s)-open50"), open90: run("e2e-\($s)-open90"),
+               p99_over_p50_at_50: ratio($o50.latency_ms.p99; $o50.latency_ms.p50),
+               p99_over_p50_target: 5,
+               p99_over_p50_met: (ratio($o50.latency_ms.p99; $o50.latency_ms.p50) <= 5)};
+        ($R["http-bare"].throughput_per_second) as $H | ($R["http-front-discard"].throughput_per_second) as $F
+        | $broker[0] as $q | ($q.raw_publish.per_second) as $P | ($q.raw_consume.per_second) as $C
+        | (1 / (1 / $P + 1 / $C)) as $Q
+        | (1 / (1 / $q.front_publish.per_second + 1 / $q.consumer_decode_ack.per_second)) as $Qp
+        | ($db[0].raw_upsert.per_second) as $D | ($db[0].write_path.per_second) as $W
+        | (1 / (1 / $H + 1 / $Q + 1 / $D)) as $B
+        | (1 / (1 / $F + 1 / $Qp + 1 / $W)) as $Bp
+        # Peak RSS of each phase (fresh processes; VmHWM reset before each run), and the RSS
+        # each phase ended with.
+        | def phase($p; $runs): {
+              front_idle_kib: $R["phase-\($p).idle"].front_rss_kib,
+              consumer_idle_kib: $R["phase-\($p).idle"].consumer_rss_kib,
+              front_peak_kib: ($runs | map($R[. + ".mem"].front_peak_kib) | max),
+              consumer_peak_kib: ($runs | map($R[. + ".mem"].consumer_peak_kib) | max),
+              front_end_kib: $R["phase-\($p).end"].front_rss_kib,
+              consumer_end_kib: $R["phase-\($p).end"].consumer_rss_kib};
+          {json: phase("json"; ["e2e-json-closed", "e2e-json-open50", "e2e-json-open90"]),
+           form: phase("form"; ["e2e-form-closed", "e2e-form-open50", "e2e-form-open90"]),
+           multipart_100k: phase("multipart"; ["e2e-multipart-closed", "e2e-multipart-open50", "e2e-multipart-open90"]),
+           json_overload: phase("overload"; ["e2e-json-overload"])} as $phases
+        | ($R["e2e-json-closed"].throughput_per_second) as $EJ
+        | {
+          machine: {nproc: ($nproc | tonumber), cpu: $cpu, memory_mib: ($memtotal | tonumber), kernel: $kernel,
+                    postgresql: $pg, rabbitmq: $rmq, rustc: $rustc},
+          run: ($run[0] | del(.consumer_outcomes, .perf_note)),
+          micro: ($micro | lines),
+          stages: {
+            http: {H_bare: ($H | r), F_front_discard: ($F | r), ratio: ratio($F; $H), target: 0.5,
+                   met: (ratio($F; $H) >= 0.5),
+                   bare: run("http-bare"), front_discard: run("http-front-discard")},
+            broker: {message_bytes: $q.message_bytes, runs: ($q | with_entries(select(.value | type == "object")) | map_values(.runs | map(r))),
+                     P_raw_publish: ($P | r), C_raw_consume: ($C | r),
+                     Q: ($Q | r), front_publish: ($q.front_publish.per_second | r),
+                     front_publish_over_P: ratio($q.front_publish.per_second; $P),
+                     consumer_decode_ack: ($q.consumer_decode_ack.per_second | r),
+                     consumer_decode_ack_over_C: ratio($q.consumer_decode_ack.per_second; $C),
+                     Q_project: ($Qp | r), Q_project_over_Q: ratio($Qp; $Q)},
+            database: {batch: $db[0].batch, workers: $db[0].workers,
+                       runs: ($db[0] | with_entries(select(.value | type == "object")) | map_values(.runs | map(r))),
+                       D_raw_upsert: ($D | r),
+                       W_write_path: ($W | r), ratio: ratio($W; $D), target: 0.8,
+                       met: (ratio($W; $D) >= 0.8)},
+            B_bound: ($B | r), B_project: ($Bp | r), B_project_over_B: ratio($Bp; $B)
+          },
+          e2e: {
+            json: shape("json"; $B; 0.7),
+            form: shape("form"; $B; 0.7),
+            multipart_100k: shape("multipart"; $B; null),
+            json_overload: (run("e2e-json-overload") + {
+                offered_per_second: ($EJ * 2 | r),
+                rejected_503: ($R["e2e-json-overload"].failed_by_status["503"] // 0),
+                accepted_over_E: ratio($R["e2e-json-overload"].throughput_per_second; $EJ),
+                accepted_per_second_series: $R["e2e-json-overload-series"]}),
+            consumer_outcomes: $run[0].consumer_outcomes
+          },
+          memory: {
+              phases: $phases,
+              idle_connections: $R["connections"],
+              front_target_mib: 64, consumer_target_mib: 128,
+              front_met: ($phases | [.json, .form, .multipart_100k] | map(.front_peak_kib) | max <= 65536),
+              front_overload_met: ($phases.json_overload.front_peak_kib <= 65536),
+              front_connections_met: ($R["connections"].front_holding_kib <= 65536),
+              consumer_met: ($phases | map(.consumer_peak_kib) | max <= 131072),
+              soak: $soaks[0]},
+          profile: {note: $run[0].perf_note, front: ($perf_front | lines), consumer: ($perf_consumer | lines)}
+        }' >"$OUT/results.json"
+
+    jq -r '
+        def f: if . == null then "–" elif type == "number" then (if . >= 100 then (round | tostring) else (. * 100 | round / 100 | tostring) end) else tostring end;
+        def pc: if . == null then "–" else (. * 100 | round | tostring) + "%" end;
+        def ok: if . == null then "n/a" elif . then "met" else "**missed**" end;
+        def mib: if . == null then "–" else (. / 1024 | round | tostring) + " MiB" end;
+        def lat: "\(.p50 | f) / \(.p99 | f) / \(.p999 | f)";
+        . as $x | $x.stages as $s | $x.e2e as $e | $x.memory as $m |
+        "## intake benchmark, \($x.run.started) (\($x.run.elapsed_seconds) s), commit \($x.run.commit)\(if ($x.run.uncommitted | length) > 0 then " + uncommitted changes to " + ($x.run.uncommitted | join(", ")) else "" end)",
+        "",
+        "\($x.machine.nproc) CPUs (\($x.machine.cpu)), \($x.machine.memory_mib) MiB, kernel \($x.machine.kernel); PostgreSQL \($x.machine.postgresql), RabbitMQ \($x.machine.rabbitmq), \($x.machine.rustc). Load runs \($x.run.bench_seconds) s, closed loop \($x.run.concurrency) in flight. Every client and server shares these CPUs.",
+        "",
+        "### Stages: the limit on this machine beside the project",
+        "",
+        "| stage | limit on this machine | project | ratio | target |",
+        "|---|---|---|---|---|",
+        "| H: HTTP, 1 KB JSON, closed loop \($x.run.concurrency) (req/s) | bare axum H = \($s.http.H_bare | f) | front with a discarding publisher F = \($s.http.F_front_discard | f) | \($s.http.ratio | pc) | F/H ≥ 50%: \($s.http.met | ok) |",
+        "| Q: publish with confirms, window 1024, \($s.broker.message_bytes) B (msg/s) | raw lapin P = \($s.broker.P_raw_publish | f) | front Publisher \($s.broker.front_publish | f) | \($s.broker.front_publish_over_P | pc) | – |",
+        "| Q: consume, one multiple ack a batch (msg/s) | raw C = \($s.broker.C_raw_consume | f) | consumer decode + check + ack \($s.broker.consumer_decode_ack | f) | \($s.broker.consumer_decode_ack_over_C | pc) | – |",
+        "| Q = 1/(1/P + 1/C) (msg/s) | \($s.broker.Q | f) | \($s.broker.Q_project | f) | \($s.broker.Q_project_over_Q | pc) | – |",
+        "| D: upsert, \($s.database.batch)-row batches, \($s.database.workers) connections, half replacing (rows/s) | raw unnest D = \($s.database.D_raw_upsert | f) | write_batch W = \($s.database.W_write_path | f) | \($s.database.ratio | pc) | W/D ≥ 80%: \($s.database.met | ok) |",
+        "| B = 1/(1/H + 1/Q + 1/D) (sessions/s) | \($s.B_bound | f) | 1/(1/F + 1/Q′ + 1/W) = \($s.B_project | f) | \($s.B_project_over_B | pc) | – |",
+        "",
+        "### End to end (real front and consumer, --verify)",
+        "",
+        "| shape | E accepted/s | landed/s | E/B | verified | p50 / p99 / p99.9 ms at 50% E | p99/p50 | p50 / p99 / p99.9 ms at 90% E | peak RSS front / consumer |",
+        "|---|---|---|---|---|---|---|---|---|",
+        ([["1 KB JSON, 10 points", $e.json], ["urlencoded, 10 points", $e.form], ["multipart, 2 points + 100 KB file", $e.multipart_100k]][]
+          | .[1] as $r
+          | "| \(.[0]) | \($r.E | f) | \($r.landed_per_second | f) | \($r.E_over_B | pc) (\(if $r.E_over_B_target then "≥ 70%: " + ($r.E_over_B_met | ok) else "n/a, B is for 1 KB" end)) | \($r.closed.verify.verified)/\($r.closed.verify.expected) | \($r.open50.latency_ms | lat) | \($r.p99_over_p50_at_50 | f) (≤ 5: \($r.p99_over_p50_met | ok)) | \($r.open90.latency_ms | lat) | \([$r.closed, $r.open50, $r.open90] | map(.memory_kib.front_peak_kib) | max | mib) / \([$r.closed, $r.open50, $r.open90] | map(.memory_kib.consumer_peak_kib) | max | mib) |"),
+        "",
+        "Closed-loop latency p50 / p99 / p99.9 ms: " + ([["JSON", $e.json], ["urlencoded", $e.form], ["multipart", $e.multipart_100k]] | map("\(.[0]) \(.[1].closed.latency_ms | lat)") | join("; ")) + ".",
+        "",
+        (([$e.json, $e.form, $e.multipart_100k] | map(.cpu_cores.other) | max) as $o
+         | if $o > 0.25 or $x.run.machine_busy_percent_before >= 15 then
+             "**Warning:** up to \($o * 100 | round)% of a core went to work outside the pipeline (machine busy \($x.run.machine_busy_percent_before)% before the stages): something else ran on the machine and the figures are low.\n"
+           else empty end),
+        "CPU while the closed loop sends (cores of \($x.machine.nproc)): " + ([["JSON", $e.json], ["urlencoded", $e.form], ["multipart", $e.multipart_100k]] | map("\(.[0]): " + (.[1].cpu_cores | to_entries | map("\(.key) \(.value * 100 | round / 100)") | join(", "))) | join("; ")) + ".",
+        "",
+        "Overload (JSON, open loop \($e.json_overload.offered_per_second | f)/s = 2×E, --max-in-flight 4096): accepted \($e.json_overload.accepted_per_second | f)/s (\($e.json_overload.accepted_over_E | pc) of E), \($e.json_overload.rejected_503) × 503 of \($e.json_overload.sent) sent, other statuses \($e.json_overload.failed_by_status | del(.["503"]) | tostring), transport errors \($e.json_overload.transport_errors | tostring); latency p50 / p99 / p99.9 \($e.json_overload.latency_ms | lat) ms; verified \($e.json_overload.verify.verified)/\($e.json_overload.verify.expected); peak RSS front \($e.json_overload.memory_kib.front_peak_kib | mib), consumer \($e.json_overload.memory_kib.consumer_peak_kib | mib). Accepted per second: \($e.json_overload.accepted_per_second_series | map(tostring) | join(" ")).",
+        "",
+        "Consumer outcomes over the end-to-end runs: \($e.consumer_outcomes | tostring).",
+        "",
+        "### Memory (VmRSS / VmHWM; fresh front and consumer for each phase)",
+        "",
+        "| process | idle | peak, JSON | peak, urlencoded | peak, multipart | peak, overload | RSS after overload | target |",
+        "|---|---|---|---|---|---|---|---|",
+        "| intake-front | \($m.phases.json.front_idle_kib | mib) | \($m.phases.json.front_peak_kib | mib) | \($m.phases.form.front_peak_kib | mib) | \($m.phases.multipart_100k.front_peak_kib | mib) | \($m.phases.json_overload.front_peak_kib | mib) | \($m.phases.json_overload.front_end_kib | mib) | ≤ 64 MiB: \($m.front_met | ok) (overload: \($m.front_overload_met | ok)) |",
+        "| intake-consumer | \($m.phases.json.consumer_idle_kib | mib) | \($m.phases.json.consumer_peak_kib | mib) | \($m.phases.form.consumer_peak_kib | mib) | \($m.phases.multipart_100k.consumer_peak_kib | mib) | \($m.phases.json_overload.consumer_peak_kib | mib) | \($m.phases.json_overload.consumer_end_kib | mib) | ≤ 128 MiB: \($m.consumer_met | ok) |",
+        "",
+        "The fresh front holding \($m.idle_connections.opened) idle keep-alive connections (\($m.idle_connections.answered_after_hold) still served after the hold): \($m.idle_connections.front_before_kib | mib) → \($m.idle_connections.front_holding_kib | mib) (\(($m.idle_connections.front_holding_kib - $m.idle_connections.front_before_kib) / $m.idle_connections.opened | . * 10 | round / 10) KiB a connection); ≤ 64 MiB: \($m.front_connections_met | ok).",
+        (if ($m.soak | length) > 0 then "\nSoak RSS (s: front / consumer MiB): " + ($m.soak | map("\(.t): \(.front_kib / 1024 | round) / \(.consumer_kib / 1024 | round)") | join(", ")) else empty end),
+        "",
+        "### Micro-benchmarks (criterion: name | time [low est high] | throughput)",
+        "",
+        "```",
+        ($x.micro[] ),
+        "```",
+        "",
+        "### Profile: \($x.profile.note)",
+        (if ($x.profile.front | length) > 0 then
+            ("", "intake-front, top symbols:", "", "```", ($x.profile.front[:15][]), "```",
+             "", "intake-consumer, top symbols:", "", "```", ($x.profile.consumer[:15][]), "```")
+         else empty end)
+    ' "$OUT/results.json" >"$OUT/summary.md"
+    cat "$OUT/summary.md"
+}
+
+# ================================================================================================
+if [[ ${1:-} == --report ]]; then
+    report
+    exit 0
+fi
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+mkdir -p "$OUT"
+rm -f "$OUT"/*.json "$OUT"/*.log "$OUT"/*.txt "$OUT"/*.data "$OUT"/*.run "$OUT"/*.metrics
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+for p in $BARE_PORT $DISCARD_PORT $FRONT_PORT "${CONSUMER_ADDR##*:}"; do
+    port_free "$p" || die "port $p is in use: stop what listens there first"
+done
+command -v jq >/dev/null || die "jq is needed"
+command -v python3 >/dev/null || die "python3 is needed (for the idle-connection memory figure)"
+
+# Everything here shares the machine's CPUs: say so when something else is busy on it.
+machine_busy_for() { # SECONDS -> busy share of the whole machine, percent
+    local a b
+    a=$(awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat)
+    sleep "$1"
+    b=$(awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat)
+    awk -v a="$a" -v b="$b" 'BEGIN { split(a, x); split(b, y); printf "%d", (y[1] - x[1]) * 100 / (y[2] - x[2] + 1e-9) }'
+}
+
+# What is measured: the commit, and files that differ from it when the build starts.
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | awk '{print $2}' || true)
+
+log "services"
+bash scripts/services.sh >&2
+if [[ $BUILD == 1 ]]; then
+    log "cargo build --release --bins"
+    cargo build --release --bins
+fi
+
+if [[ $MICRO == 1 ]]; then
+    log "criterion micro-benchmarks (cargo bench --bench codecs, short)"
+    cargo bench --bench codecs -- --warm-up-time 1 --measurement-time 3 >"$OUT/micro.raw" 2>"$OUT/micro.log"
+    # One line per benchmark: name | time [low est high] | thrpt [low est high].
+    awk '
+        /^ +change:/ { getline; getline; next }
+        /^(Benchmarking|Found|Gnuplot|Warning)/ || /^ +[0-9]+ \(/ || /^$/ { next }
+        /time:/ {
+            if ($0 ~ /^[^ ]/) { name = $0; sub(/ +time:.*/, "", name) }
+            t = $0; sub(/.*time: */, "", t)
+            thr = ""
+            if ((getline nl) > 0 && nl ~ /thrpt:/) { thr = nl; sub(/.*thrpt: */, "", thr) }
+            print name " | " t " | " thr
+            next
+        }
+        /^[^ ]/ { name = $0 }
+    ' "$OUT/micro.raw" >"$OUT/micro.txt"
+    sed 's/^/  /' "$OUT/micro.txt" >&2
+else
+    : >"$OUT/micro.txt"
+fi
+
+# --- the benchmark's own database, exchanges, queues and env -----------------------------------
+unset INTAKE_ENV INTAKE_CONFIG_DIR
+export DATABASE_URL=postgres://intake:intake@127.0.0.1:5432/$DB_NAME
+export AMQP_URL='amqp://guest:guest@127.0.0.1:5672/%2f'
+export INTAKE_BROKER__EXCHANGE=$EX INTAKE_BROKER__QUEUE=$QUEUE
+export INTAKE_BROKER__DEAD_LETTER_EXCHANGE=$DLX INTAKE_BROKER__DEAD_LETTER_QUEUE=$DLQ
+export INTAKE_CONSUMER__LISTEN=$CONSUMER_ADDR
+export INTAKE_LISTEN=127.0.0.1:$FRONT_PORT
+export RUST_LOG=${RUST_LOG:-warn}
+
+log "database $DB_NAME (dropped, recreated, migrated); queues $QUEUE, $DLQ (deleted)"
+for q in "$QUEUE" "$DLQ"; do timeout 20 rabbitmqctl -q delete_queue "$q" >/dev/null 2>&1 || true; done
+psql -q -X "$ADMIN_DB_URL" -v ON_ERROR_STOP=1 \
+    -c "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" \
+    -c "CREATE DATABASE $DB_NAME OWNER intake ENCODING 'UTF8' LOCALE 'C.UTF-8' TEMPLATE template0"
+"$BIN/intake" migrate >&2
+PROJECT=$("$BIN/intake" project create bench | grep -Eo '[0-9]+' | tail -1)
+users=$("$BIN/intake" user create bench)
+BENCH_USER=$(awk '/^username:/ {print $2}' <<<"$users")
+BENCH_SECRET=$(awk '/^secret:/ {print $2}' <<<"$users")
+[[ -n $PROJECT && -n $BENCH_USER && -n $BENCH_SECRET ]] || die "could not create the bench project and user"
+"$BIN/intake" user grant "$BENCH_USER" "$PROJECT" >&2
+log "project $PROJECT, user $BENCH_USER"
+
+JSON_SHAPE=(--mix json=1 --points 10)
+FORM_SHAPE=(--mix form=1 --points 10)
+MULTIPART_SHAPE=(--mix multipart=1 --points 2 --attachment-bytes 102400)
+
+busy_before=$(machine_busy_for 3)
+log "machine busy before the stages: ${busy_before}% (of all CPUs)"
+((busy_before < 15)) || log "WARNING: something else is using the CPUs; the figures will be low"
+
+# --- H: HTTP -----------------------------------------------------------------------------------
+log "H: bare axum handler, closed loop $CONC, ${SECS} s"
+start_bg "$OUT/bare-http.server.log" "$BIN/intake-bench" bare-http --listen "127.0.0.1:$BARE_PORT"
+bare_pid=$last_pid
+wait_port "$BARE_PORT" "$bare_pid"
+loadgen http-bare "$BARE_PORT" --concurrency "$CONC" --duration "$SECS" "${JSON_SHAPE[@]}"
+stop_pid "$bare_pid"
+
+log "H: the real front with a discarding publisher, closed loop $CONC, ${SECS} s"
+start_bg "$OUT/front-discard.server.log" "$BIN/intake-bench" front-discard --listen "127.0.0.1:$DISCARD_PORT"
+discard_pid=$last_pid
+wait_ready "http://127.0.0.1:$DISCARD_PORT/healthz" "$discard_pid"
+loadgen http-front-discard "$DISCARD_PORT" --concurrency "$CONC" --duration "$SECS" "${JSON_SHAPE[@]}"
+stop_pid "$discard_pid"
+
+# --- Q: broker ---------------------------------------------------------------------------------
+# Short and noisy (±15% run to run here): STAGE_RUNS runs, each figure the median.
+median_runs() { # OUT-FILE IN-FILES...: per-figure median of the runs' per_second, runs kept
+    local out=$1
+    shift
+    jq -s 'def median: sort | if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+        . as $runs | $runs[0] | with_entries(
+            if (.value | type) == "object" and (.value | has("per_second"))
+            then .key as $k | .value = {per_second: ($runs | map(.[$k].per_second) | median),
+                                        runs: ($runs | map(.[$k].per_second))}
+            else . end)' "$@" >"$out"
+}
+log "Q: broker, $BROKER_MESSAGES messages, window $BROKER_WINDOW, $STAGE_RUNS runs (raw publish, raw consume, front publisher, consumer path)"
+for ((i = 1; i <= STAGE_RUNS; i++)); do
+    "$BIN/intake-bench" broker --messages "$BROKER_MESSAGES" --window "$BROKER_WINDOW" >"$OUT/broker-$i.run" 2>"$OUT/broker.log" \
+        || die "broker stage failed (see $OUT/broker.log)"
+    jq -r '"  raw publish \(.raw_publish.per_second|floor)/s, raw consume \(.raw_consume.per_second|floor)/s, front publisher \(.front_publish.per_second|floor)/s, consumer decode+ack \(.consumer_decode_ack.per_second|floor)/s (\(.message_bytes) B messages)"' "$OUT/broker-$i.run" >&2
+done
+median_runs "$OUT/broker.json" "$OUT"/broker-*.run
+
+# --- D: database -------------------------------------------------------------------------------
+log "D: database, $DB_ROWS rows, batches of $DB_BATCH, $DB_WORKERS connections, $STAGE_RUNS runs (raw upsert, consumer write path)"
+for ((i = 1; i <= STAGE_RUNS; i++)); do
+    "$BIN/intake-bench" database --rows "$DB_ROWS" --batch "$DB_BATCH" --workers "$DB_WORKERS" >"$OUT/database-$i.run" 2>"$OUT/database.log" \
+        || die "database stage failed (see $OUT/database.log)"
+    jq -r '"  raw upsert \(.raw_upsert.per_second|floor) rows/s, write path \(.write_path.per_second|floor) rows/s"' "$OUT/database-$i.run" >&2
+done
+median_runs "$OUT/database.json" "$OUT"/database-*.run
+
+# --- E: end to end -----------------------------------------------------------------------------
+# A fresh front and consumer for each phase, so each phase's memory is its own (glibc keeps what
+# an earlier peak allocated) and runs never overlap.
+phase=
+start_pipeline() { # PHASE
+    phase=$1
+    log "E[$phase]: starting intake-front (127.0.0.1:$FRONT_PORT) and intake-consumer ($CONSUMER_ADDR)"
+    start_bg "$OUT/consumer-$phase.server.log" "$BIN/intake-consumer"
+    consumer_pid=$last_pid
+    start_bg "$OUT/front-$phase.server.log" "$BIN/intake-front"
+    front_pid=$last_pid
+    wait_ready "http://127.0.0.1:$FRONT_PORT/readyz" "$front_pid"
+    wait_ready "http://$CONSUMER_ADDR/readyz" "$consumer_pid"
+    jq -n --argjson f "$(rss "$front_pid" VmRSS)" --argjson c "$(rss "$consumer_pid" VmRSS)" \
+        '{front_rss_kib: $f, consumer_rss_kib: $c}' >"$OUT/phase-$phase.idle.json"
+}
+stop_pipeline() { # after wait_drain; keeps the metrics and the RSS the phase ended with
+    curl -sf --max-time 2 "http://127.0.0.1:$FRONT_PORT/metrics" >"$OUT/front-$phase.metrics" || true
+    curl -sf --max-time 2 "http://$CONSUMER_ADDR/metrics" >"$OUT/consumer-$phase.metrics" || true
+    jq -n --argjson f "$(rss "$front_pid" VmRSS)" --argjson c "$(rss "$consumer_pid" VmRSS)" \
+        '{front_rss_kib: $f, consumer_rss_kib: $c}' >"$OUT/phase-$phase.end.json"
+    stop_pid "$front_pid"
+    stop_pid "$consumer_pid"
+    front_pid=
+    consumer_pid=
+}
+
+rate_of() { jq -r '.throughput_per_second' "$OUT/$1.json"; }
+pct() { awk -v r="$1" -v p="$2" 'BEGIN { printf "%d", r * p / 100 + 0.5 }'; }
+
+run_shape() { # SHAPE-NAME ARGS...
+    local shape=$1 e before after lg_pid
+    shift
+    log "E[$shape]: closed loop $CONC, ${SECS} s, --verify"
+    reset_peaks
+    # Background so the CPU split over the send phase can be sampled beside it.
+    "$BIN/intake" loadgen --url "http://127.0.0.1:$FRONT_PORT" --project "$PROJECT" \
+        -u "$BENCH_USER" -s "$BENCH_SECRET" --json "$OUT/e2e-$shape-closed.json" \
+        --concurrency "$CONC" --duration "$SECS" --verify --verify-timeout "$VERIFY_TIMEOUT" "$@" \
+        >"$OUT/e2e-$shape-closed.txt" 2>"$OUT/e2e-$shape-closed.log" &
+    lg_pid=$!
+    before=$(cpu_snapshot "$lg_pid")
+    # Sampled a second before the send phase ends, while loadgen certainly still runs.
+    sleep "$((SECS > 2 ? SECS - 1 : 1))"
+    after=$(cpu_snapshot "$lg_pid")
+    jq -n --argjson a "$before" --argjson b "$after" --argjson hz "$(getconf CLK_TCK)" --argjson ncpu "$(nproc)" \
+        '($b.at - $a.at) as $s | ($b.machine_total - $a.machine_total) as $all
+         | $b | del(.at, .machine_total) | with_entries(.value = ((.value - $a[.key]) / $hz / $s))
+         # The machine as a whole: share of all CPU time, in cores.
+         | .machine_busy = ($b.machine_busy - $a.machine_busy) / $all * $ncpu
+         # Kernel work (loopback networking, disk) not charged to a process, and anything else.
+         | .other = .machine_busy - .loadgen - .front - .consumer - .rabbitmq - .postgresql' \
+        >"$OUT/e2e-$shape-cpu.json"
+    wait "$lg_pid" || log "  loadgen e2e-$shape-closed: verification FAILED (see $OUT/e2e-$shape-closed.txt)"
+    [[ -s $OUT/e2e-$shape-closed.json ]] || die "loadgen e2e-$shape-closed failed (see $OUT/e2e-$shape-closed.log)"
+    mem_sample "e2e-$shape-closed"
+    jq -r '"  closed: \(.throughput_per_second|floor) accepted/s, p50 \(.latency_ms.p50) ms, p99 \(.latency_ms.p99) ms, verify \(.verify.verified)/\(.verify.expected) in \(.verify.waited_seconds) s"' \
+        "$OUT/e2e-$shape-closed.json" >&2
+    jq -r 'to_entries | map("\(.key) \(.value * 100 | floor)%") | "  CPU (share of one core): " + join(", ")' "$OUT/e2e-$shape-cpu.json" >&2
+    wait_drain
+    e=$(rate_of "e2e-$shape-closed")
+    for p in 50 90; do
+        log "E[$shape]: open loop $p% of $(printf '%.0f' "$e")/s = $(pct "$e" "$p")/s, ${SECS} s, --verify"
+        loadgen "e2e-$shape-open$p" "$FRONT_PORT" --rate "$(pct "$e" "$p")" --duration "$SECS" \
+            --verify --verify-timeout "$VERIFY_TIMEOUT" "$@"
+        wait_drain
+    done
+}
+
+# A fresh front holding many idle keep-alive connections (a phase of its own, so the figure is
+# the connections' cost, not what the allocator kept from earlier peaks, and the reverse).
+start_pipeline connections
+log "memory: the front holding $CONNECTIONS idle keep-alive connections"
+ready_file=$OUT/connections.ready
+rm -f "$ready_file"
+cat >"$OUT/connections.py" <<'PY'
+import json, socket, sys, time
+port, count, ready = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n"
+def ask(sockets):
+    ok = 0
+    for s in sockets:
+        try:
+            s.sendall(request)
+        except OSError:
+            pass
+    for s in sockets:
+        try:
+            if s.recv(4096).startswith(b"HTTP/1.1 200"):
+                ok += 1
+        except OSError:
+            pass
+    return ok
+sockets, errors = [], 0
+for _ in range(count):
+    try:
+        sockets.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+    except OSError:
+        errors += 1
+first = ask(sockets)
+with open(ready, "w") as f:
+    f.write("ready\n")
+time.sleep(4)  # the script reads the front's RSS meanwhile
+second = ask(sockets)  # still open and served after being held
+print(json.dumps({"opened": len(sockets), "connect_errors": errors,
+                  "answered_first": first, "answered_after_hold": second}))
+PY
+front_before_conns=$(rss "$front_pid" VmRSS)
+start_bg "$OUT/connections.json" python3 "$OUT/connections.py" "$FRONT_PORT" "$CONNECTIONS" "$ready_file"
+conn_pid=$last_pid
+deadline=$((SECONDS + 60))
+until [[ -f $ready_file ]] || ((SECONDS > deadline)); do
+    kill -0 "$conn_pid" 2>/dev/null || break
+    sleep 0.2
+done
+sleep 1
+front_with_conns=$(rss "$front_pid" VmRSS)
+wait "$conn_pid" || true
+jq --argjson b "$front_before_conns" --argjson w "$front_with_conns" \
+    '. + {front_before_kib: $b, front_holding_kib: $w}' "$OUT/connections.json" >"$OUT/connections.tmp"
+mv "$OUT/connections.tmp" "$OUT/connections.json"
+jq -r '"  front \(.front_before_kib/1024|floor) MiB idle, \(.front_holding_kib/1024|floor) MiB holding \(.opened) connections (\(.answered_first) answered, \(.answered_after_hold) still answered after the hold)"' \
+    "$OUT/connections.json" >&2
+stop_pipeline
+
+start_pipeline json
+run_shape json "${JSON_SHAPE[@]}"
+e_json=$(rate_of e2e-json-closed)
+stop_pipeline
+
+start_pipeline form
+run_shape form "${FORM_SHAPE[@]}"
+stop_pipeline
+
+start_pipeline multipart
+run_shape multipart "${MULTIPART_SHAPE[@]}"
+stop_pipeline
+
+start_pipeline overload
+log "E[overload]: JSON, open loop 2x = $(pct "$e_json" 200)/s, --max-in-flight 4096, ${SECS} s, --verify"
+loadgen e2e-json-overload "$FRONT_PORT" --rate "$(pct "$e_json" 200)" --max-in-flight 4096 \
+    --duration "$SECS" --verify --verify-timeout "$VERIFY_TIMEOUT" "${JSON_SHAPE[@]}"
+# Accepted per second, one figure a second, from loadgen's progress lines.
+grep -o 'rate [0-9]*/s' "$OUT/e2e-json-overload.log" | grep -o '[0-9]*' | jq -s '.' >"$OUT/e2e-json-overload-series.json" \
+    || echo '[]' >"$OUT/e2e-json-overload-series.json"
+wait_drain
+stop_pipeline
+
+# --- soak and profile (optional), on a fresh pipeline --------------------------------------------
+echo '[]' >"$OUT/soak.json"
+perf_note="not run (BENCH_PERF=0)"
+: >"$OUT/perf-front.txt"
+: >"$OUT/perf-consumer.txt"
+if [[ $PERF == auto ]]; then
+    if command -v perf >/dev/null && perf record -q -e cpu-clock -o "$OUT/probe.data" -- true >/dev/null 2>&1; then
+        PERF=1
+    else
+        PERF=0
+        perf_note="skipped: perf is not usable here"
+    fi
+    rm -f "$OUT/probe.data"
+fi
+if ((SOAK_SECS > 0)) || [[ $PERF == 1 ]]; then
+    start_pipeline extra
+fi
+if ((SOAK_SECS > 0)); then
+    soak_rate=$(pct "$e_json" 50)
+    log "soak: ${SOAK_SECS} s at $soak_rate/s (JSON), RSS every 10 s"
+    "$BIN/intake" loadgen --url "http://127.0.0.1:$FRONT_PORT" --project "$PROJECT" \
+        -u "$BENCH_USER" -s "$BENCH_SECRET" --json "$OUT/soak-loadgen.json" --rate "$soak_rate" \
+        --duration "$SOAK_SECS" "${JSON_SHAPE[@]}" >"$OUT/soak-loadgen.txt" 2>"$OUT/soak-loadgen.log" &
+    soak_pid=$!
+    soak_start=$SECONDS
+    : >"$OUT/soak.ndjson"
+    while kill -0 "$soak_pid" 2>/dev/null && ((SECONDS - soak_start <= SOAK_SECS + 30)); do
+        jq -cn --argjson t "$((SECONDS - soak_start))" --argjson f "$(rss "$front_pid" VmRSS)" \
+            --argjson c "$(rss "$consumer_pid" VmRSS)" '{t: $t, front_kib: $f, consumer_kib: $c}' >>"$OUT/soak.ndjson"
+        tail -1 "$OUT/soak.ndjson" | sed 's/^/  /' >&2
+        sleep 10
+    done
+    wait "$soak_pid" || true
+    jq -s '.' "$OUT/soak.ndjson" >"$OUT/soak.json"
+    wait_drain
+fi
+if [[ $PERF == 1 ]]; then
+    log "profile: perf record -e cpu-clock on front and consumer, ${PERF_SECS} s of JSON closed loop"
+    "$BIN/intake" loadgen --url "http://127.0.0.1:$FRONT_PORT" --project "$PROJECT" \
+        -u "$BENCH_USER" -s "$BENCH_SECRET" --concurrency "$CONC" --duration "$((PERF_SECS + 2))" \
+        "${JSON_SHAPE[@]}" --quiet >"$OUT/perf-loadgen.txt" 2>&1 &
+    perf_lg=$!
+    sleep 1
+    perf record -q -e cpu-clock -F 499 -p "$front_pid" -o "$OUT/perf-front.data" -- sleep "$PERF_SECS" >/dev/null 2>&1 &
+    pf=$!
+    perf record -q -e cpu-clock -F 499 -p "$consumer_pid" -o "$OUT/perf-consumer.data" -- sleep "$PERF_SECS" >/dev/null 2>&1 &
+    pc=$!
+    wait "$pf" || true
+    wait "$pc" || true
+    wait "$perf_lg" || true
+    for who in front consumer; do
+        timeout 120 perf report -i "$OUT/perf-$who.data" --stdio --no-children --sort dso,sym 2>/dev/null \
+            | grep -v -e '^#' -e '^$' | head -25 | cut -c1-160 >"$OUT/perf-$who.txt" || true
+    done
+    perf_note="perf record -e cpu-clock -F 499, ${PERF_SECS} s, JSON closed loop $CONC"
+    wait_drain
+fi
+[[ -z $front_pid ]] || stop_pipeline
+
+# Uploads the consumers stored / superseded / dead-lettered, summed over the phases.
+cat "$OUT"/consumer-*.metrics 2>/dev/null \
+    | awk -F'[{}" ]+' '$1 == "intake_uploads_total" {n[$3] += $NF} END {for (k in n) printf "%s\n", k " " n[k]}' \
+    | jq -Rn '[inputs | split(" ") | {key: .[0], value: (.[1] | tonumber)}] | from_entries' >"$OUT/outcomes.json"
+jq -n --arg started "$started_utc" --argjson elapsed "$((SECONDS - started_at))" \
+    --argjson secs "$SECS" --argjson conc "$CONC" --argjson soak "$SOAK_SECS" --argjson stage_runs "$STAGE_RUNS" \
+    --argjson busy_before "$busy_before" --arg commit "$commit" --arg dirty "$dirty" \
+    --slurpfile outcomes "$OUT/outcomes.json" --arg perf_note "$perf_note" \
+    '{started: $started, elapsed_seconds: $elapsed, bench_seconds: $secs, concurrency: $conc,
+      commit: $commit, uncommitted: ($dirty | split("\n") | map(select(length > 0))),
+      stage_runs: $stage_runs, soak_seconds: $soak, machine_busy_percent_before: $busy_before, consumer_outcomes: $outcomes[0], perf_note: $perf_note}' >"$OUT/run.json"
+report
+log "done in $((SECONDS - started_at)) s"
