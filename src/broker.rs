@@ -268,6 +268,14 @@ impl Publisher {
         self.discard || self.live.load().as_ref().is_some_and(|live| live.healthy())
     }
 
+    /// Closes the channels and the connection now (on shutdown, after the last publish), so
+    /// the broker sees a clean close rather than a dropped socket.
+    pub async fn close(&self) {
+        if let Some(live) = self.live.swap(None) {
+            live.close().await;
+        }
+    }
+
     /// Whether the broker has blocked the connection (flow control: memory or disk alarm).
     pub fn is_blocked(&self) -> bool {
         self.live

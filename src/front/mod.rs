@@ -117,6 +117,7 @@ pub struct Front {
     app: Router,
     background: CancellationToken,
     limits: serve::ConnectionLimits,
+    publisher: Arc<Publisher>,
 }
 
 impl Front {
@@ -171,7 +172,7 @@ impl Front {
         let state = AppState {
             config,
             auth,
-            publisher,
+            publisher: Arc::clone(&publisher),
             publish_budget,
             waiter: wait::Waiter::start(store.clone(), background.clone()),
             store,
@@ -181,6 +182,7 @@ impl Front {
             app: router(state),
             background,
             limits,
+            publisher,
         })
     }
 
@@ -203,6 +205,7 @@ impl Front {
         });
         serve::serve(self.listener, self.app, self.limits, stop).await;
         self.background.cancel();
+        self.publisher.close().await;
         Ok(())
     }
 }
