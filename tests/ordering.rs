@@ -35,19 +35,8 @@ fn version(project_id: i64, uuid: &str, version: i64, base: i64) -> Upload {
 }
 
 async fn publish_all(app: &TestApp, uploads: &[Upload]) {
-    let (conn, channel) = raw_channel(&app.config).await;
-    for upload in uploads {
-        publish_confirmed(
-            &channel,
-            &app.config.broker.exchange,
-            ROUTING_KEY,
-            &upload.encode(),
-            upload_properties(upload),
-        )
-        .await
-        .unwrap();
-    }
-    conn.close(200, "done".into()).await.unwrap();
+    let refs: Vec<&Upload> = uploads.iter().collect();
+    common::publish_uploads(app, &refs).await;
 }
 
 /// A deterministic shuffle, so a failure reproduces.

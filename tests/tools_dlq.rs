@@ -7,9 +7,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestApp, eventually, raw_channel};
+use common::{TestApp, eventually};
 use diesel::prelude::*;
-use intake::broker::{ROUTING_KEY, publish_confirmed, upload_properties};
 use intake::session::Session;
 use intake::tools::ToolError;
 use intake::tools::dlq::{self, DlqEntry, Filter};
@@ -31,19 +30,7 @@ fn upload(project_id: i64, uuid: &str) -> Upload {
 }
 
 async fn publish(app: &TestApp, uploads: &[&Upload]) {
-    let (conn, channel) = raw_channel(&app.config).await;
-    for upload in uploads {
-        publish_confirmed(
-            &channel,
-            &app.config.broker.exchange,
-            ROUTING_KEY,
-            &upload.encode(),
-            upload_properties(upload),
-        )
-        .await
-        .unwrap();
-    }
-    conn.close(200, "done".into()).await.unwrap();
+    common::publish_uploads(app, uploads).await;
 }
 
 async fn list(app: &TestApp) -> Vec<DlqEntry> {

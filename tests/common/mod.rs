@@ -588,3 +588,24 @@ impl TestApp {
         sql_query(statement).execute(&mut conn).unwrap()
     }
 }
+
+/// Publishes uploads straight to the test's exchange, confirmed, skipping the front (as
+/// replays and other publishers do).
+pub async fn publish_uploads<Op: serde::Serialize>(
+    app: &TestApp,
+    uploads: &[&intake::wire::Upload<Op>],
+) {
+    let (conn, channel) = raw_channel(&app.config).await;
+    for upload in uploads {
+        broker::publish_confirmed(
+            &channel,
+            &app.config.broker.exchange,
+            broker::ROUTING_KEY,
+            &upload.encode(),
+            broker::upload_properties(*upload),
+        )
+        .await
+        .unwrap();
+    }
+    conn.close(200, "done".into()).await.unwrap();
+}

@@ -3,13 +3,12 @@
 
 use std::time::Duration;
 
-use intake::broker::{ROUTING_KEY, publish_confirmed, upload_properties};
 use intake::session::patch::Patch;
 use intake::session::{FileAttachment, SessionUuid};
 use intake::wire::{Stamp, Upload, Write};
 use serde_json::{Value, json};
 
-use super::{TestApp, eventually, raw_channel};
+use super::{TestApp, eventually};
 
 /// A write of `uuid` accepted at `base + at` microseconds.
 pub struct Clock {
@@ -58,20 +57,7 @@ pub fn file(bytes: &[u8]) -> FileAttachment {
 }
 
 pub async fn publish(app: &TestApp, uploads: &[&Upload<Write>]) {
-    let (conn, channel) = raw_channel(&app.config).await;
-    for upload in uploads {
-        let (body, properties) = (upload.encode(), upload_properties(*upload));
-        publish_confirmed(
-            &channel,
-            &app.config.broker.exchange,
-            ROUTING_KEY,
-            &body,
-            properties,
-        )
-        .await
-        .unwrap();
-    }
-    conn.close(200, "done".into()).await.unwrap();
+    super::publish_uploads(app, uploads).await;
 }
 
 /// The session as a read shows it (deleted ones too), once `done` holds.
