@@ -202,7 +202,7 @@ loadgen() {
     rm -f "$OUT/$name.json"
     [[ -z $front_pid ]] || reset_peaks
     if ! "$BIN/intake" loadgen --url "http://127.0.0.1:$port" --project "$PROJECT" \
-        -u "$BENCH_USER" -s "$BENCH_SECRET" --json "$OUT/$name.json" "$@" \
+        -u "$BENCH_USER" --secret="$BENCH_SECRET" --json "$OUT/$name.json" "$@" \
         >"$OUT/$name.txt" 2>"$OUT/$name.log"; then
         [[ -s $OUT/$name.json ]] || die "loadgen $name failed (see $OUT/$name.log)"
         log "  loadgen $name: verification FAILED (see $OUT/$name.txt)"
@@ -561,7 +561,7 @@ run_shape() { # SHAPE-NAME ARGS...
     reset_peaks
     # Background so the CPU split over the send phase can be sampled beside it.
     "$BIN/intake" loadgen --url "http://127.0.0.1:$FRONT_PORT" --project "$PROJECT" \
-        -u "$BENCH_USER" -s "$BENCH_SECRET" --json "$OUT/e2e-$shape-closed.json" \
+        -u "$BENCH_USER" --secret="$BENCH_SECRET" --json "$OUT/e2e-$shape-closed.json" \
         --concurrency "$CONC" --duration "$SECS" --verify --verify-timeout "$VERIFY_TIMEOUT" "$@" \
         >"$OUT/e2e-$shape-closed.txt" 2>"$OUT/e2e-$shape-closed.log" &
     lg_pid=$!
@@ -693,7 +693,7 @@ if ((SOAK_SECS > 0)); then
     soak_rate=$(pct "$e_json" 50)
     log "soak: ${SOAK_SECS} s at $soak_rate/s (JSON), RSS every 10 s"
     "$BIN/intake" loadgen --url "http://127.0.0.1:$FRONT_PORT" --project "$PROJECT" \
-        -u "$BENCH_USER" -s "$BENCH_SECRET" --json "$OUT/soak-loadgen.json" --rate "$soak_rate" \
+        -u "$BENCH_USER" --secret="$BENCH_SECRET" --json "$OUT/soak-loadgen.json" --rate "$soak_rate" \
         --duration "$SOAK_SECS" "${JSON_SHAPE[@]}" >"$OUT/soak-loadgen.txt" 2>"$OUT/soak-loadgen.log" &
     soak_pid=$!
     soak_start=$SECONDS
@@ -711,7 +711,7 @@ fi
 if [[ $PERF == 1 ]]; then
     log "profile: perf record -e cpu-clock on front and consumer, ${PERF_SECS} s of JSON closed loop"
     "$BIN/intake" loadgen --url "http://127.0.0.1:$FRONT_PORT" --project "$PROJECT" \
-        -u "$BENCH_USER" -s "$BENCH_SECRET" --concurrency "$CONC" --duration "$((PERF_SECS + 2))" \
+        -u "$BENCH_USER" --secret="$BENCH_SECRET" --concurrency "$CONC" --duration "$((PERF_SECS + 2))" \
         "${JSON_SHAPE[@]}" --quiet >"$OUT/perf-loadgen.txt" 2>&1 &
     perf_lg=$!
     sleep 1

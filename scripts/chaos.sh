@@ -88,7 +88,7 @@ rows=()
 run_scenario() { # name, fault function
     local name=$1 fault=$2 json="$out/$1.json" recovered=
     say "scenario $name: ${seconds}s at ${rate}/s"
-    "$bin/intake" loadgen --url "$front_url" --project "$project" -u chaos -s "$secret" \
+    "$bin/intake" loadgen --url "$front_url" --project "$project" -u chaos --secret="$secret" \
         --rate "$rate" --duration "$seconds" --replace-ratio 0.2 --mix json=1,form=1,multipart=1 \
         --attachment-bytes 2048 --verify --verify-timeout 180 --json "$json" --quiet \
         >"$out/$name.txt" 2>&1 &
@@ -107,7 +107,11 @@ run_scenario() { # name, fault function
     python3 - "$json" "$name" "$recovered" "$(elapsed "$fault_start")" "$status" >>"$out/rows.md" <<'EOF'
 import json, sys
 path, name, recovered, _, status = sys.argv[1:]
-r = json.load(open(path))
+try:
+    r = json.load(open(path))
+except (OSError, ValueError):
+    print(f"| {name} | – | – | – | – | – | – | – | FAILED (no loadgen report) |")
+    sys.exit(0)
 v = r.get("verify") or {}
 failed = sum(r.get("failed_by_status", {}).values()) + sum(r.get("transport_errors", {}).values())
 lost = v.get("missing", "?")

@@ -115,18 +115,32 @@ impl Credentials {
     }
 }
 
-/// A fresh random API secret: 32 bytes, URL-safe base64.
+/// A fresh random API secret: 32 bytes, URL-safe base64, never starting with `-` (a secret
+/// that looks like a command-line flag would trip up every tool it is passed to).
 pub fn generate_secret() -> String {
     use rand::RngCore as _;
-    let mut bytes = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    loop {
+        let mut bytes = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        if !secret.starts_with('-') {
+            return secret;
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn secrets_never_look_like_flags() {
+        for _ in 0..2_000 {
+            let secret = generate_secret();
+            assert!(!secret.starts_with('-') && secret.len() == 43, "{secret}");
+        }
+    }
 
     #[test]
     fn known_answer_from_the_contract() {

@@ -164,7 +164,7 @@ fn print_demo(demo: &admin::Demo, url: &str) {
     println!("Post a signed session (bash):");
     println!(
         "curl -sS -X POST {url}/api/v1/projects/{project_id}/sessions \\\n  \
-         -H @<(./target/release/intake sign -u {} -s '{}') \\\n  \
+         -H @<(./target/release/intake sign -u {} --secret='{}') \\\n  \
          -H 'Content-Type: application/json' \\\n  \
          -d '{{\"session\": {{\"unit_id\": \"demo-device\", \"data\": {{\"point1\": \"hello\"}}}}}}'",
         user.username, user.secret
