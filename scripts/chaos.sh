@@ -49,7 +49,14 @@ services_up() {
     pg_ctlcluster --skip-systemctl-redirect "$pg_version" main start 2>/dev/null || true
     rabbitmqctl -q start_app 2>/dev/null || true
 }
-trap 'services_up; stop_all' EXIT
+cleanup() { # its own database and queues are of no use after the report
+    psql "$admin_url" -qc "DROP DATABASE IF EXISTS intake_chaos WITH (FORCE)" >/dev/null 2>&1 || true
+    local queue
+    for queue in intake-chaos.q intake-chaos.dlq; do
+        rabbitmqctl -q delete_queue "$queue" >/dev/null 2>&1 || true
+    done
+}
+trap 'services_up; stop_all; cleanup' EXIT
 
 now() { date +%s.%N; }
 elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "$(now)"; }
