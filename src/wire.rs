@@ -269,17 +269,27 @@ impl Upload<Write> {
     /// come from replays and other publishers, not only from a front that already checked
     /// them.
     pub fn decode(body: &[u8], limits: &Limits) -> Result<Self, WireError> {
-        #[derive(Deserialize)]
-        struct VersionOnly {
-            version: u32,
+        let supported = |version: u32| (SCHEMA_VERSION..=WRITES_SCHEMA_VERSION).contains(&version);
+        // One pass for the common case; only a body that fails is read again, for its version,
+        // so an unknown schema is reported as such rather than as undecodable.
+        let upload: Self = match rmp_serde::from_slice(body) {
+            Ok(upload) => upload,
+            Err(error) => {
+                #[derive(Deserialize)]
+                struct VersionOnly {
+                    version: u32,
+                }
+                return Err(match rmp_serde::from_slice::<VersionOnly>(body) {
+                    Ok(probe) if !supported(probe.version) => {
+                        WireError::UnsupportedVersion(probe.version)
+                    }
+                    _ => WireError::Undecodable(error.to_string()),
+                });
+            }
+        };
+        if !supported(upload.version) {
+            return Err(WireError::UnsupportedVersion(upload.version));
         }
-        let probe: VersionOnly = rmp_serde::from_slice(body)
-            .map_err(|error| WireError::Undecodable(error.to_string()))?;
-        if !(SCHEMA_VERSION..=WRITES_SCHEMA_VERSION).contains(&probe.version) {
-            return Err(WireError::UnsupportedVersion(probe.version));
-        }
-        let upload: Self = rmp_serde::from_slice(body)
-            .map_err(|error| WireError::Undecodable(error.to_string()))?;
         if upload.project_id <= 0 {
             return Err(WireError::BadEnvelope("project id must be positive"));
         }
