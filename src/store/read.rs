@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use diesel::dsl::{AsSelect, SqlTypeOf, case_when, sql};
+use diesel::dsl::{AsSelect, InnerJoinQuerySource, SqlTypeOf, case_when, sql};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Timestamptz};
@@ -179,22 +179,14 @@ pub fn load_attachment(
     point: &str,
     include_deleted: bool,
 ) -> Result<Option<AttachmentFile>, StoreError> {
-    let mut query = attachments::table
+    Ok(attachments::table
         .inner_join(sessions::table)
-        .filter(sessions::project_id.eq(project_id))
-        .filter(sessions::placeholder.eq(false))
-        .filter(sessions::uuid.eq(uuid))
-        .filter(attachments::point.eq(point))
+        .filter(visible_point(project_id, uuid, point, include_deleted))
         .select((
             attachments::filename,
             attachments::content_type,
             attachments::bytes,
         ))
-        .into_boxed();
-    if !include_deleted {
-        query = query.filter(not_deleted());
-    }
-    Ok(query
         .first::<(Option<String>, String, Vec<u8>)>(conn)
         .optional()?
         .map(|(filename, content_type, bytes)| AttachmentFile {
@@ -202,6 +194,31 @@ pub fn load_attachment(
             content_type,
             bytes,
         }))
+}
+
+/// The attachment rows of one point of one session a request may see.
+fn visible_point<'a>(
+    project_id: i64,
+    uuid: &'a str,
+    point: &'a str,
+    include_deleted: bool,
+) -> Box<
+    dyn BoxableExpression<
+            InnerJoinQuerySource<attachments::table, sessions::table>,
+            Pg,
+            SqlType = Bool,
+        > + 'a,
+> {
+    let visible = sessions::project_id
+        .eq(project_id)
+        .and(sessions::placeholder.eq(false))
+        .and(sessions::uuid.eq(uuid))
+        .and(attachments::point.eq(point));
+    if include_deleted {
+        Box::new(visible)
+    } else {
+        Box::new(visible.and(not_deleted()))
+    }
 }
 
 /// Whether the session (visible to this request) has an attachment for `point`, without
@@ -213,18 +230,13 @@ pub fn has_attachment(
     point: &str,
     include_deleted: bool,
 ) -> Result<bool, StoreError> {
-    let mut query = attachments::table
+    let found = attachments::table
         .inner_join(sessions::table)
-        .filter(sessions::project_id.eq(project_id))
-        .filter(sessions::placeholder.eq(false))
-        .filter(sessions::uuid.eq(uuid))
-        .filter(attachments::point.eq(point))
+        .filter(visible_point(project_id, uuid, point, include_deleted))
         .select(attachments::session_id)
-        .into_boxed();
-    if !include_deleted {
-        query = query.filter(not_deleted());
-    }
-    Ok(query.first::<i64>(conn).optional()?.is_some())
+        .first::<i64>(conn)
+        .optional()?;
+    Ok(found.is_some())
 }
 
 fn unix(seconds: i64) -> DateTime<Utc> {
