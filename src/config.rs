@@ -97,10 +97,15 @@ pub struct FrontConfig {
 pub struct ConsumerConfig {
     /// Address of the consumer's own HTTP listener: `/metrics`, `/healthz`, `/readyz`.
     pub listen: SocketAddr,
-    /// Unacknowledged deliveries the broker may hand each worker.
+    /// Most unacknowledged deliveries the broker may hand each worker.
     pub prefetch: u16,
+    /// About how many bytes of unacknowledged deliveries each worker holds: the prefetch
+    /// count follows the size of recent messages, between 8 and `prefetch`.
+    pub prefetch_bytes: usize,
     /// Most messages written in one transaction.
     pub batch_size: usize,
+    /// A batch is written once its messages reach this many bytes, even if not full.
+    pub batch_bytes: usize,
     /// How long a worker waits for more deliveries before writing a partial batch.
     pub batch_linger_ms: u64,
     /// Parallel workers, each with its own channel and database connection.

@@ -4,6 +4,7 @@
 
 pub mod handle;
 pub mod http;
+mod prefetch;
 pub mod stats;
 
 use std::sync::Arc;
@@ -11,12 +12,15 @@ use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions};
+use lapin::options::{
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions,
+};
 use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::{Channel, Connection};
 use tokio_util::sync::CancellationToken;
 
 use self::handle::{Outcome, Retry, Stopped, process};
+use self::prefetch::PrefetchSizer;
 use self::stats::Stats;
 use crate::broker::{self, REASON_HEADER, publish_confirmed};
 use crate::config::Config;
@@ -129,10 +133,66 @@ impl Worker {
         self.dead_letters
             .confirm_select(ConfirmSelectOptions::default())
             .await?;
+        let retry = Retry {
+            initial: Duration::from_millis(settings.retry_initial_ms.max(1)),
+            max: Duration::from_millis(settings.retry_max_ms.max(1)),
+        };
+        let mut sizer = PrefetchSizer::new(settings.prefetch, settings.prefetch_bytes);
+        let mut prefetch = sizer.initial();
+        loop {
+            let mut deliveries = self.subscribe(prefetch).await?;
+            let mut resizing = false;
+            loop {
+                let first = tokio::select! {
+                    () = cancel.cancelled() => return Ok(()),
+                    next = deliveries.next() => next,
+                };
+                let Some(first) = first else {
+                    if resizing {
+                        break;
+                    }
+                    return Err(BrokerLost::Other(
+                        "the broker cancelled the consumer".into(),
+                    ));
+                };
+                let (batch, ended) = self.gather(first?, &mut deliveries).await?;
+                if self.handle(&batch, retry, cancel).await?.is_none() {
+                    return Ok(());
+                }
+                sizer.observe(batch.iter().map(|delivery| delivery.data.len()));
+                if ended && resizing {
+                    break;
+                }
+                if ended {
+                    return Err(BrokerLost::Other(
+                        "the broker cancelled the consumer".into(),
+                    ));
+                }
+                if !resizing && sizer.should_resize(prefetch) {
+                    // What the broker already sent still arrives, then the stream ends.
+                    self.consume
+                        .basic_cancel(self.tag.as_str().into(), BasicCancelOptions::default())
+                        .await?;
+                    resizing = true;
+                }
+            }
+            let wanted = sizer.wanted();
+            tracing::debug!(
+                from = prefetch,
+                to = wanted,
+                "prefetch resized to the message size"
+            );
+            prefetch = wanted;
+        }
+    }
+
+    async fn subscribe(&self, prefetch: u16) -> Result<lapin::Consumer, BrokerLost> {
         self.consume
-            .basic_qos(settings.prefetch, BasicQosOptions::default())
+            .basic_qos(prefetch, BasicQosOptions::default())
             .await?;
-        let mut deliveries = self
+        metrics::gauge!("intake_consumer_prefetch", "worker" => self.tag.clone())
+            .set(f64::from(prefetch));
+        Ok(self
             .consume
             .basic_consume(
                 self.config.broker.queue.as_str().into(),
@@ -140,30 +200,35 @@ impl Worker {
                 BasicConsumeOptions::default(),
                 FieldTable::default(),
             )
-            .await?;
-        let linger = Duration::from_millis(settings.batch_linger_ms);
-        let retry = Retry {
-            initial: Duration::from_millis(settings.retry_initial_ms.max(1)),
-            max: Duration::from_millis(settings.retry_max_ms.max(1)),
-        };
-        loop {
-            let first = tokio::select! {
-                () = cancel.cancelled() => return Ok(()),
-                next = deliveries.next() => next,
-            };
-            let mut batch = vec![next_delivery(first)?];
-            let deadline = tokio::time::Instant::now() + linger;
-            while batch.len() < settings.batch_size.max(1) {
-                tokio::select! {
-                    () = tokio::time::sleep_until(deadline) => break,
-                    next = deliveries.next() => batch.push(next_delivery(next)?),
-                }
-            }
-            match self.handle(&batch, retry, cancel).await? {
-                Some(()) => {}
-                None => return Ok(()),
+            .await?)
+    }
+
+    /// Gathers a batch after its first delivery: up to `batch_size` messages or `batch_bytes`
+    /// of them, or what arrives within the linger. `true` when the subscription ended.
+    async fn gather(
+        &self,
+        first: Delivery,
+        deliveries: &mut lapin::Consumer,
+    ) -> Result<(Vec<Delivery>, bool), BrokerLost> {
+        let settings = &self.config.consumer;
+        let deadline =
+            tokio::time::Instant::now() + Duration::from_millis(settings.batch_linger_ms);
+        let mut bytes = first.data.len();
+        let mut batch = vec![first];
+        while batch.len() < settings.batch_size.max(1) && bytes < settings.batch_bytes {
+            tokio::select! {
+                () = tokio::time::sleep_until(deadline) => break,
+                next = deliveries.next() => match next {
+                    Some(delivery) => {
+                        let delivery = delivery?;
+                        bytes += delivery.data.len();
+                        batch.push(delivery);
+                    }
+                    None => return Ok((batch, true)),
+                },
             }
         }
+        Ok((batch, false))
     }
 
     /// Decides, dead-letters and acks one batch. `None` when shutdown interrupted it (the
@@ -236,14 +301,5 @@ fn record_deliveries(batch: &[Delivery], redelivered: usize) {
             let lag = now.saturating_sub(i64::try_from(*sent).unwrap_or(now));
             metrics::histogram!("intake_queue_lag_seconds").record(lag.max(0) as f64);
         }
-    }
-}
-
-fn next_delivery(next: Option<Result<Delivery, lapin::Error>>) -> Result<Delivery, BrokerLost> {
-    match next {
-        Some(delivery) => Ok(delivery?),
-        None => Err(BrokerLost::Other(
-            "the broker cancelled the consumer".into(),
-        )),
     }
 }
