@@ -50,7 +50,7 @@ ON CONFLICT (project_id, uuid) DO UPDATE SET
   timezone_offset = EXCLUDED.timezone_offset
 WHERE (s.received, s.upload_id) < (EXCLUDED.received, EXCLUDED.upload_id)
   AND NOT s.placeholder AND s.field_stamps = '{}' AND s.point_stamps = '{}'
-RETURNING id, project_id, uuid";
+RETURNING id, project_id, uuid, xmax <> 0 AS replaced";
 
 /// Rows a create could not simply replace that need the merge (the upsert above locked
 /// them, so this answer holds until commit).
@@ -77,6 +77,16 @@ struct WrittenRow {
     project_id: i64,
     #[diesel(sql_type = Text)]
     uuid: String,
+    /// Whether the row existed (updated rather than inserted: its `xmax` is set).
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    replaced: bool,
+}
+
+/// A session row a batch wrote: its id, and whether it replaced an existing row.
+#[derive(Debug, Clone, Copy)]
+struct Written {
+    id: i64,
+    replaced: bool,
 }
 
 #[derive(QueryableByName)]
@@ -182,11 +192,11 @@ fn text_points(session: &Session) -> serde_json::Value {
     serde_json::Value::Object(map)
 }
 
-/// Returns the session row id of each key this batch wrote.
+/// Returns the session row each key this batch wrote.
 fn upsert_sessions(
     conn: &mut PgConnection,
     creates: &Creates<'_>,
-) -> Result<BTreeMap<(i64, String), i64>, StoreError> {
+) -> Result<BTreeMap<(i64, String), Written>, StoreError> {
     if creates.is_empty() {
         return Ok(BTreeMap::new());
     }
@@ -222,7 +232,13 @@ fn upsert_sessions(
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|row| ((row.project_id, row.uuid), row.id))
+        .map(|row| {
+            let written = Written {
+                id: row.id,
+                replaced: row.replaced,
+            };
+            ((row.project_id, row.uuid), written)
+        })
         .collect())
 }
 
@@ -230,18 +246,23 @@ fn upsert_sessions(
 fn replace_attachments(
     conn: &mut PgConnection,
     creates: &Creates<'_>,
-    winners: &BTreeMap<(i64, String), i64>,
+    winners: &BTreeMap<(i64, String), Written>,
 ) -> Result<(), StoreError> {
-    if winners.is_empty() {
-        return Ok(());
+    // A freshly inserted row has no attachments to remove.
+    let replaced: Vec<i64> = winners
+        .values()
+        .filter(|written| written.replaced)
+        .map(|written| written.id)
+        .collect();
+    if !replaced.is_empty() {
+        diesel::sql_query("DELETE FROM attachments WHERE session_id = ANY($1)")
+            .bind::<Array<BigInt>, _>(&replaced)
+            .execute(conn)?;
     }
-    let ids: Vec<i64> = winners.values().copied().collect();
-    diesel::sql_query("DELETE FROM attachments WHERE session_id = ANY($1)")
-        .bind::<Array<BigInt>, _>(&ids)
-        .execute(conn)?;
     let mut columns = AttachmentColumns::default();
     for ((project_id, uuid), (_, _, session)) in creates {
-        let Some(&session_id) = winners.get(&(*project_id, (*uuid).to_owned())) else {
+        let Some(&Written { id: session_id, .. }) = winners.get(&(*project_id, (*uuid).to_owned()))
+        else {
             continue;
         };
         for (name, value) in &session.points {
