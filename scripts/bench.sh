@@ -232,7 +232,8 @@ report() {
         --slurpfile run "$OUT/run.json" --slurpfile runs "$OUT/runs.json" \
         --rawfile micro "$OUT/micro.txt" \
         --rawfile perf_front "$OUT/perf-front.txt" --rawfile perf_consumer "$OUT/perf-consumer.txt" \
-        --slurpfile broker "$OUT/broker.json" --slurpfile db "$OUT/database.json" \
+        --slurpfile broker "$OUT/broker-json.json" --slurpfile broker_mp "$OUT/broker-multipart.json" \
+        --slurpfile db "$OUT/database-json.json" --slurpfile db_mp "$OUT/database-multipart.json" \
         --slurpfile soaks "$OUT/soak.json" '
         $runs[0] as $R
         | def r: . * 10 | round / 10;
@@ -256,13 +257,35 @@ report() {
                p99_over_p50_at_50: ratio($o50.latency_ms.p99; $o50.latency_ms.p50),
                p99_over_p50_target: 5,
                p99_over_p50_met: (ratio($o50.latency_ms.p99; $o50.latency_ms.p50) <= 5)};
-        ($R["http-bare"].throughput_per_second) as $H | ($R["http-front-discard"].throughput_per_second) as $F
-        | $broker[0] as $q | ($q.raw_publish.per_second) as $P | ($q.raw_consume.per_second) as $C
-        | (1 / (1 / $P + 1 / $C)) as $Q
-        | (1 / (1 / $q.front_publish.per_second + 1 / $q.consumer_decode_ack.per_second)) as $Qp
-        | ($db[0].raw_upsert.per_second) as $D | ($db[0].write_path.per_second) as $W
-        | (1 / (1 / $H + 1 / $Q + 1 / $D)) as $B
-        | (1 / (1 / $F + 1 / $Qp + 1 / $W)) as $Bp
+        def http($s): ($R["http-bare-\($s)"].throughput_per_second) as $H
+            | ($R["http-front-discard-\($s)"].throughput_per_second) as $F
+            | {H_bare: ($H | r), F_front_discard: ($F | r), ratio: ratio($F; $H), target: 0.5,
+               met: (ratio($F; $H) >= 0.5), bare: run("http-bare-\($s)"),
+               front_discard: run("http-front-discard-\($s)"), H: $H, F: $F};
+        def broker($q): ($q.raw_publish.per_second) as $P | ($q.raw_consume.per_second) as $C
+            | (1 / (1 / $P + 1 / $C)) as $Q
+            | (1 / (1 / $q.front_publish.per_second + 1 / $q.consumer_decode_ack.per_second)) as $Qp
+            | {message_bytes: $q.message_bytes,
+               runs: ($q | with_entries(select(.value | type == "object")) | map_values(.runs | map(r))),
+               P_raw_publish: ($P | r), C_raw_consume: ($C | r),
+               Q: ($Q | r), front_publish: ($q.front_publish.per_second | r),
+               front_publish_over_P: ratio($q.front_publish.per_second; $P),
+               consumer_decode_ack: ($q.consumer_decode_ack.per_second | r),
+               consumer_decode_ack_over_C: ratio($q.consumer_decode_ack.per_second; $C),
+               Q_project: ($Qp | r), Q_project_over_Q: ratio($Qp; $Q), Qx: $Q, Qpx: $Qp};
+        def database($d): ($d.raw_upsert.per_second) as $D | ($d.write_path.per_second) as $W
+            | {batch: $d.batch, workers: $d.workers, shape: $d.shape,
+               runs: ($d | with_entries(select(.value | type == "object" and has("runs"))) | map_values(.runs | map(r))),
+               D_raw_upsert: ($D | r), W_write_path: ($W | r), ratio: ratio($W; $D), target: 0.8,
+               met: (ratio($W; $D) >= 0.8)};
+        def bound($h; $q; $d): {B: (1 / (1 / $h.H + 1 / $q.Qx + 1 / $d.D_raw_upsert) | r),
+                                 B_project: (1 / (1 / $h.F + 1 / $q.Qpx + 1 / $d.W_write_path) | r)}
+            | .B_project_over_B = ratio(.B_project; .B);
+        {json: http("json"), form: http("form"), multipart: http("multipart")} as $http
+        | {json: broker($broker[0]), multipart: broker($broker_mp[0])} as $brk
+        | {json: database($db[0]), multipart: database($db_mp[0])} as $dbs
+        | {json: bound($http.json; $brk.json; $dbs.json), form: bound($http.form; $brk.json; $dbs.json),
+           multipart: bound($http.multipart; $brk.multipart; $dbs.multipart)} as $bounds
         # Peak RSS of each phase (fresh processes; VmHWM reset before each run), and the RSS
         # each phase ended with.
         | def phase($p; $runs): {
@@ -283,27 +306,15 @@ report() {
           run: ($run[0] | del(.consumer_outcomes, .perf_note)),
           micro: ($micro | lines),
           stages: {
-            http: {H_bare: ($H | r), F_front_discard: ($F | r), ratio: ratio($F; $H), target: 0.5,
-                   met: (ratio($F; $H) >= 0.5),
-                   bare: run("http-bare"), front_discard: run("http-front-discard")},
-            broker: {message_bytes: $q.message_bytes, runs: ($q | with_entries(select(.value | type == "object")) | map_values(.runs | map(r))),
-                     P_raw_publish: ($P | r), C_raw_consume: ($C | r),
-                     Q: ($Q | r), front_publish: ($q.front_publish.per_second | r),
-                     front_publish_over_P: ratio($q.front_publish.per_second; $P),
-                     consumer_decode_ack: ($q.consumer_decode_ack.per_second | r),
-                     consumer_decode_ack_over_C: ratio($q.consumer_decode_ack.per_second; $C),
-                     Q_project: ($Qp | r), Q_project_over_Q: ratio($Qp; $Q)},
-            database: {batch: $db[0].batch, workers: $db[0].workers,
-                       runs: ($db[0] | with_entries(select(.value | type == "object")) | map_values(.runs | map(r))),
-                       D_raw_upsert: ($D | r),
-                       W_write_path: ($W | r), ratio: ratio($W; $D), target: 0.8,
-                       met: (ratio($W; $D) >= 0.8)},
-            B_bound: ($B | r), B_project: ($Bp | r), B_project_over_B: ratio($Bp; $B)
+            http: ($http | map_values(del(.H, .F))),
+            broker: ($brk | map_values(del(.Qx, .Qpx))),
+            database: $dbs,
+            bounds: $bounds
           },
           e2e: {
-            json: shape("json"; $B; 0.7),
-            form: shape("form"; $B; 0.7),
-            multipart_100k: shape("multipart"; $B; null),
+            json: shape("json"; $bounds.json.B; 0.7),
+            form: shape("form"; $bounds.form.B; 0.7),
+            multipart_100k: shape("multipart"; $bounds.multipart.B; 0.7),
             json_overload: (run("e2e-json-overload") + {
                 offered_per_second: ($EJ * 2 | r),
                 rejected_503: ($R["e2e-json-overload"].failed_by_status["503"] // 0),
@@ -338,12 +349,16 @@ report() {
         "",
         "| stage | limit on this machine | project | ratio | target |",
         "|---|---|---|---|---|",
-        "| H: HTTP, 1 KB JSON, closed loop \($x.run.concurrency) (req/s) | bare axum H = \($s.http.H_bare | f) | front with a discarding publisher F = \($s.http.F_front_discard | f) | \($s.http.ratio | pc) | F/H ≥ 50%: \($s.http.met | ok) |",
-        "| Q: publish with confirms, window 1024, \($s.broker.message_bytes) B (msg/s) | raw lapin P = \($s.broker.P_raw_publish | f) | front Publisher \($s.broker.front_publish | f) | \($s.broker.front_publish_over_P | pc) | – |",
-        "| Q: consume, one multiple ack a batch (msg/s) | raw C = \($s.broker.C_raw_consume | f) | consumer decode + check + ack \($s.broker.consumer_decode_ack | f) | \($s.broker.consumer_decode_ack_over_C | pc) | – |",
-        "| Q = 1/(1/P + 1/C) (msg/s) | \($s.broker.Q | f) | \($s.broker.Q_project | f) | \($s.broker.Q_project_over_Q | pc) | – |",
-        "| D: upsert, \($s.database.batch)-row batches, \($s.database.workers) connections, half replacing (rows/s) | raw unnest D = \($s.database.D_raw_upsert | f) | write_batch W = \($s.database.W_write_path | f) | \($s.database.ratio | pc) | W/D ≥ 80%: \($s.database.met | ok) |",
-        "| B = 1/(1/H + 1/Q + 1/D) (sessions/s) | \($s.B_bound | f) | 1/(1/F + 1/Q′ + 1/W) = \($s.B_project | f) | \($s.B_project_over_B | pc) | – |",
+        ([["1 KB JSON", "json"], ["urlencoded", "form"], ["multipart 100 KB", "multipart"]][] | . as [$label, $k] | $s.http[$k] as $h
+          | "| H: HTTP, \($label), closed loop \($x.run.concurrency) (req/s) | bare axum H = \($h.H_bare | f) | front with a discarding publisher F = \($h.F_front_discard | f) | \($h.ratio | pc) | F/H ≥ 50%: \($h.met | ok) |"),
+        ([["10 points", "json"], ["2 points + 100 KB file", "multipart"]][] | . as [$label, $k] | $s.broker[$k] as $q
+          | "| Q: publish with confirms, window 1024, \($label), \($q.message_bytes) B (msg/s) | raw lapin P = \($q.P_raw_publish | f) | front Publisher \($q.front_publish | f) | \($q.front_publish_over_P | pc) | – |",
+            "| Q: consume, one multiple ack a batch, \($label) (msg/s) | raw C = \($q.C_raw_consume | f) | consumer decode + check + ack \($q.consumer_decode_ack | f) | \($q.consumer_decode_ack_over_C | pc) | – |",
+            "| Q = 1/(1/P + 1/C), \($label) (msg/s) | \($q.Q | f) | \($q.Q_project | f) | \($q.Q_project_over_Q | pc) | – |"),
+        ([["10 points", "json"], ["2 points + 100 KB file", "multipart"]][] | . as [$label, $k] | $s.database[$k] as $d
+          | "| D: write, \($label), \($d.batch)-row batches, \($d.workers) connections, half replacing (rows/s) | bare unnest D = \($d.D_raw_upsert | f) | write_batch W = \($d.W_write_path | f) | \($d.ratio | pc) | W/D ≥ 80%: \($d.met | ok) |"),
+        ([["1 KB JSON", "json"], ["urlencoded", "form"], ["multipart 100 KB", "multipart"]][] | . as [$label, $k] | $s.bounds[$k] as $b
+          | "| B = 1/(1/H + 1/Q + 1/D), \($label) (sessions/s) | \($b.B | f) | 1/(1/F + 1/Q′ + 1/W) = \($b.B_project | f) | \($b.B_project_over_B | pc) | – |"),
         "",
         "### End to end (real front and consumer, --verify)",
         "",
@@ -351,7 +366,7 @@ report() {
         "|---|---|---|---|---|---|---|---|---|",
         ([["1 KB JSON, 10 points", $e.json], ["urlencoded, 10 points", $e.form], ["multipart, 2 points + 100 KB file", $e.multipart_100k]][]
           | .[1] as $r
-          | "| \(.[0]) | \($r.E | f) | \($r.landed_per_second | f) | \($r.E_over_B | pc) (\(if $r.E_over_B_target then "≥ 70%: " + ($r.E_over_B_met | ok) else "n/a, B is for 1 KB" end)) | \($r.closed.verify.verified)/\($r.closed.verify.expected) | \($r.open50.latency_ms | lat) | \($r.p99_over_p50_at_50 | f) (≤ 5: \($r.p99_over_p50_met | ok)) | \($r.open90.latency_ms | lat) | \([$r.closed, $r.open50, $r.open90] | map(.memory_kib.front_peak_kib) | max | mib) / \([$r.closed, $r.open50, $r.open90] | map(.memory_kib.consumer_peak_kib) | max | mib) |"),
+          | "| \(.[0]) | \($r.E | f) | \($r.landed_per_second | f) | \($r.E_over_B | pc) (≥ 70%: \($r.E_over_B_met | ok)) | \($r.closed.verify.verified)/\($r.closed.verify.expected) | \($r.open50.latency_ms | lat) | \($r.p99_over_p50_at_50 | f) (≤ 5: \($r.p99_over_p50_met | ok)) | \($r.open90.latency_ms | lat) | \([$r.closed, $r.open50, $r.open90] | map(.memory_kib.front_peak_kib) | max | mib) / \([$r.closed, $r.open50, $r.open90] | map(.memory_kib.consumer_peak_kib) | max | mib) |"),
         "",
         "Closed-loop latency p50 / p99 / p99.9 ms: " + ([["JSON", $e.json], ["urlencoded", $e.form], ["multipart", $e.multipart_100k]] | map("\(.[0]) \(.[1].closed.latency_ms | lat)") | join("; ")) + ".",
         "",
@@ -481,18 +496,23 @@ log "machine busy before the stages: ${busy_before}% (of all CPUs)"
 ((busy_before < 15)) || log "WARNING: something else is using the CPUs; the figures will be low"
 
 # --- H: HTTP -----------------------------------------------------------------------------------
-log "H: bare axum handler, closed loop $CONC, ${SECS} s"
+# Every shape: the bound B of each end-to-end shape is built from its own stage limits.
+log "H: bare axum handler, closed loop $CONC, ${SECS} s per shape"
 start_bg "$OUT/bare-http.server.log" "$BIN/intake-bench" bare-http --listen "127.0.0.1:$BARE_PORT"
 bare_pid=$last_pid
 wait_port "$BARE_PORT" "$bare_pid"
-loadgen http-bare "$BARE_PORT" --concurrency "$CONC" --duration "$SECS" "${JSON_SHAPE[@]}"
+loadgen http-bare-json "$BARE_PORT" --concurrency "$CONC" --duration "$SECS" "${JSON_SHAPE[@]}"
+loadgen http-bare-form "$BARE_PORT" --concurrency "$CONC" --duration "$SECS" "${FORM_SHAPE[@]}"
+loadgen http-bare-multipart "$BARE_PORT" --concurrency "$CONC" --duration "$SECS" "${MULTIPART_SHAPE[@]}"
 stop_pid "$bare_pid"
 
-log "H: the real front with a discarding publisher, closed loop $CONC, ${SECS} s"
+log "H: the real front with a discarding publisher, closed loop $CONC, ${SECS} s per shape"
 start_bg "$OUT/front-discard.server.log" "$BIN/intake-bench" front-discard --listen "127.0.0.1:$DISCARD_PORT"
 discard_pid=$last_pid
 wait_ready "http://127.0.0.1:$DISCARD_PORT/healthz" "$discard_pid"
-loadgen http-front-discard "$DISCARD_PORT" --concurrency "$CONC" --duration "$SECS" "${JSON_SHAPE[@]}"
+loadgen http-front-discard-json "$DISCARD_PORT" --concurrency "$CONC" --duration "$SECS" "${JSON_SHAPE[@]}"
+loadgen http-front-discard-form "$DISCARD_PORT" --concurrency "$CONC" --duration "$SECS" "${FORM_SHAPE[@]}"
+loadgen http-front-discard-multipart "$DISCARD_PORT" --concurrency "$CONC" --duration "$SECS" "${MULTIPART_SHAPE[@]}"
 stop_pid "$discard_pid"
 
 # --- Q: broker ---------------------------------------------------------------------------------
@@ -507,22 +527,34 @@ median_runs() { # OUT-FILE IN-FILES...: per-figure median of the runs' per_secon
                                         runs: ($runs | map(.[$k].per_second))}
             else . end)' "$@" >"$out"
 }
-log "Q: broker, $BROKER_MESSAGES messages, window $BROKER_WINDOW, $STAGE_RUNS runs (raw publish, raw consume, front publisher, consumer path)"
-for ((i = 1; i <= STAGE_RUNS; i++)); do
-    "$BIN/intake-bench" broker --messages "$BROKER_MESSAGES" --window "$BROKER_WINDOW" >"$OUT/broker-$i.run" 2>"$OUT/broker.log" \
-        || die "broker stage failed (see $OUT/broker.log)"
-    jq -r '"  raw publish \(.raw_publish.per_second|floor)/s, raw consume \(.raw_consume.per_second|floor)/s, front publisher \(.front_publish.per_second|floor)/s, consumer decode+ack \(.consumer_decode_ack.per_second|floor)/s (\(.message_bytes) B messages)"' "$OUT/broker-$i.run" >&2
+# urlencoded sessions become the same queue messages and rows as JSON ones, so two shapes cover
+# the three: 10 text points, and 2 points plus a 100 KB file (fewer of them: ~100x the bytes).
+STAGE_SHAPES=(json multipart)
+declare -A STAGE_ARGS=([json]="--points 10" [multipart]="--points 2 --file-bytes 102400")
+declare -A BROKER_COUNT=([json]=$BROKER_MESSAGES [multipart]=$((BROKER_MESSAGES / 10)))
+declare -A DB_COUNT=([json]=$DB_ROWS [multipart]=$((DB_ROWS / 20)))
+for shape in "${STAGE_SHAPES[@]}"; do
+    log "Q[$shape]: broker, ${BROKER_COUNT[$shape]} messages, window $BROKER_WINDOW, $STAGE_RUNS runs (raw publish, raw consume, front publisher, consumer path)"
+    for ((i = 1; i <= STAGE_RUNS; i++)); do
+        # shellcheck disable=SC2086 # the shape's arguments are meant to split
+        "$BIN/intake-bench" broker --messages "${BROKER_COUNT[$shape]}" --window "$BROKER_WINDOW" ${STAGE_ARGS[$shape]} \
+            >"$OUT/broker-$shape-$i.run" 2>"$OUT/broker.log" || die "broker stage failed (see $OUT/broker.log)"
+        jq -r '"  raw publish \(.raw_publish.per_second|floor)/s, raw consume \(.raw_consume.per_second|floor)/s, front publisher \(.front_publish.per_second|floor)/s, consumer decode+ack \(.consumer_decode_ack.per_second|floor)/s (\(.message_bytes) B messages)"' "$OUT/broker-$shape-$i.run" >&2
+    done
+    median_runs "$OUT/broker-$shape.json" "$OUT"/broker-"$shape"-*.run
 done
-median_runs "$OUT/broker.json" "$OUT"/broker-*.run
 
 # --- D: database -------------------------------------------------------------------------------
-log "D: database, $DB_ROWS rows, batches of $DB_BATCH, $DB_WORKERS connections, $STAGE_RUNS runs (raw upsert, consumer write path)"
-for ((i = 1; i <= STAGE_RUNS; i++)); do
-    "$BIN/intake-bench" database --rows "$DB_ROWS" --batch "$DB_BATCH" --workers "$DB_WORKERS" >"$OUT/database-$i.run" 2>"$OUT/database.log" \
-        || die "database stage failed (see $OUT/database.log)"
-    jq -r '"  raw upsert \(.raw_upsert.per_second|floor) rows/s, write path \(.write_path.per_second|floor) rows/s"' "$OUT/database-$i.run" >&2
+for shape in "${STAGE_SHAPES[@]}"; do
+    log "D[$shape]: database, ${DB_COUNT[$shape]} rows, batches of $DB_BATCH, $DB_WORKERS connections, $STAGE_RUNS runs (raw upsert, consumer write path)"
+    for ((i = 1; i <= STAGE_RUNS; i++)); do
+        # shellcheck disable=SC2086
+        "$BIN/intake-bench" database --rows "${DB_COUNT[$shape]}" --batch "$DB_BATCH" --workers "$DB_WORKERS" ${STAGE_ARGS[$shape]} \
+            >"$OUT/database-$shape-$i.run" 2>"$OUT/database.log" || die "database stage failed (see $OUT/database.log)"
+        jq -r '"  raw upsert \(.raw_upsert.per_second|floor) rows/s, write path \(.write_path.per_second|floor) rows/s"' "$OUT/database-$shape-$i.run" >&2
+    done
+    median_runs "$OUT/database-$shape.json" "$OUT"/database-"$shape"-*.run
 done
-median_runs "$OUT/database.json" "$OUT"/database-*.run
 
 # --- E: end to end -----------------------------------------------------------------------------
 # A fresh front and consumer for each phase, so each phase's memory is its own (glibc keeps what

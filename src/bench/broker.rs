@@ -16,7 +16,7 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use super::{Rate, sample_session};
+use super::{Rate, Shape, sample_session};
 use crate::broker::{self, Publisher, ROUTING_KEY, publish_confirmed, upload_properties};
 use crate::config::Config;
 use crate::session::Limits;
@@ -39,22 +39,27 @@ pub struct BrokerFigures {
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
-fn uploads(count: u64) -> Vec<Upload> {
+fn uploads(count: u64, shape: &Shape) -> Vec<Upload> {
     (0..count)
-        .filter_map(|i| sample_session(i, u64::MAX))
+        .filter_map(|i| sample_session(i, u64::MAX, shape))
         .map(|session| Upload::create(1, Stamp::now("bench"), session))
         .collect()
 }
 
 /// Runs every broker measurement on `count` messages.
-pub async fn measure(config: &Config, count: u64, window: usize) -> Result<BrokerFigures, Error> {
+pub async fn measure(
+    config: &Config,
+    count: u64,
+    window: usize,
+    shape: Shape,
+) -> Result<BrokerFigures, Error> {
     let conn = broker::connect(&config.broker, "intake-bench").await?;
     let channel = conn.create_channel().await?;
     broker::declare_topology(&channel, &config.broker).await?;
     channel
         .confirm_select(ConfirmSelectOptions::default())
         .await?;
-    let messages = uploads(count);
+    let messages = uploads(count, &shape);
     let bodies: Vec<Vec<u8>> = messages.iter().map(Upload::encode).collect();
     let message_bytes = bodies.first().map_or(0, Vec::len);
 

@@ -9,7 +9,7 @@ pub mod list;
 
 use serde::Serialize;
 
-use crate::session::{Limits, RawSession, RawValue, Session};
+use crate::session::{FileAttachment, Limits, RawSession, RawValue, Session};
 
 /// A measured rate.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -34,9 +34,21 @@ impl Rate {
     }
 }
 
-/// The session shape the end-to-end benchmark posts as JSON: ten text points (~1 KB body).
-pub fn sample_session(index: u64, uuid_space: u64) -> Option<Session> {
-    let points = (0..10)
+/// What each benchmark session carries, matching the end-to-end shapes: `points` text points
+/// (~60 bytes each) and, when `file_bytes > 0`, one file point as a multipart body has it.
+#[derive(Debug, Clone, Copy, Serialize, clap::Args)]
+pub struct Shape {
+    /// Text points per session.
+    #[arg(long, default_value_t = 10)]
+    pub points: usize,
+    /// Size of the file point, bytes (0 = none).
+    #[arg(long, default_value_t = 0)]
+    pub file_bytes: usize,
+}
+
+/// Session `index` of the benchmark, one of `uuid_space` uuids (later indexes replace).
+pub fn sample_session(index: u64, uuid_space: u64, shape: &Shape) -> Option<Session> {
+    let mut points: Vec<(String, RawValue)> = (0..shape.points)
         .map(|p| {
             (
                 format!("p{p}"),
@@ -46,6 +58,19 @@ pub fn sample_session(index: u64, uuid_space: u64) -> Option<Session> {
             )
         })
         .collect();
+    if shape.file_bytes > 0 {
+        let bytes = (0..shape.file_bytes)
+            .map(|i| (i as u64 ^ index) as u8)
+            .collect();
+        points.push((
+            "photo".into(),
+            RawValue::File(FileAttachment {
+                filename: Some(format!("photo-{index}.jpg")),
+                content_type: "image/jpeg".into(),
+                bytes,
+            }),
+        ));
+    }
     RawSession {
         uuid: Some(format!("bench-{}", index % uuid_space.max(1))),
         unit_id: Some(format!("unit-{}", index % 500)),

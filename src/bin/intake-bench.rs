@@ -35,6 +35,8 @@ enum Stage {
         messages: u64,
         #[arg(long, default_value_t = 1024)]
         window: usize,
+        #[command(flatten)]
+        shape: bench::Shape,
     },
     /// The list route's query on millions of sessions.
     List {
@@ -53,6 +55,8 @@ enum Stage {
         batch: usize,
         #[arg(long, default_value_t = 2)]
         workers: usize,
+        #[command(flatten)]
+        shape: bench::Shape,
     },
 }
 
@@ -70,8 +74,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let front = Front::build_discarding(config).await?;
             front.run(intake::shutdown::signal()).await?;
         }
-        Stage::Broker { messages, window } => {
-            let figures = bench::broker::measure(&config, messages, window)
+        Stage::Broker {
+            messages,
+            window,
+            shape,
+        } => {
+            let figures = bench::broker::measure(&config, messages, window, shape)
                 .await
                 .map_err(|error| anyhow::anyhow!(error))
                 .context("broker measurement")?;
@@ -95,10 +103,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             rows,
             batch,
             workers,
+            shape,
         } => {
             let store = intake::store::Store::new(&config.database);
             let figures = tokio::task::spawn_blocking(move || {
-                bench::database::measure(&store, rows, batch, workers)
+                bench::database::measure(&store, rows, batch, workers, shape)
             })
             .await?
             .map_err(|error| anyhow::anyhow!(error))
