@@ -290,14 +290,23 @@ impl Publisher {
         upload: &Upload<Op>,
         timeout: Duration,
     ) -> Result<(), PublishError> {
+        self.publish_encoded(upload, upload.encode(), timeout).await
+    }
+
+    /// Like [`Self::publish`], with the upload already encoded as `body`.
+    pub async fn publish_encoded<Op: Serialize>(
+        &self,
+        upload: &Upload<Op>,
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<(), PublishError> {
         if self.discard {
-            std::hint::black_box(upload.encode());
+            std::hint::black_box(body);
             return Ok(());
         }
         let live = self.live.load_full().ok_or(PublishError::Unavailable)?;
         let index = self.next_channel.fetch_add(1, Ordering::Relaxed) % live.channels.len();
         let channel = live.channels.get(index).ok_or(PublishError::Unavailable)?;
-        let body = upload.encode();
         let publish = publish_confirmed(
             channel,
             &self.config.exchange,

@@ -73,6 +73,10 @@ pub struct FrontConfig {
     /// Publishes that may wait for broker confirms at once; further uploads get `503` with
     /// `Retry-After` instead of queueing without bound.
     pub max_in_flight_publishes: usize,
+    /// Bytes of encoded uploads that may wait for confirms at once: with large attachments
+    /// the count above would let memory grow to hundreds of MiB during a broker stall.
+    /// An upload larger than this on its own waits until it is the only one.
+    pub max_in_flight_bytes: usize,
     /// Accepted clock difference between a signed request's timestamp and the server.
     pub auth_window_seconds: i64,
     /// How often users, grants and projects are reloaded from PostgreSQL.

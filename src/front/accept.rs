@@ -70,7 +70,15 @@ pub async fn within_read_timeout<T>(
 /// `503` with `Retry-After` at once.
 pub async fn publish<Op: Serialize>(state: &AppState, upload: &Upload<Op>) -> Result<(), ApiError> {
     let upload_id = upload.stamp.upload_id;
-    let Ok(_permit) = state.publish_budget.try_acquire() else {
+    let body = upload.encode();
+    // Counted in KiB so that a semaphore's u32 permits cover any body the front accepts; an
+    // upload larger than the whole budget takes all of it rather than never passing.
+    let budget_kib = (state.config.front.max_in_flight_bytes / 1024).max(1);
+    let kib = u32::try_from(body.len().div_ceil(1024).clamp(1, budget_kib)).unwrap_or(u32::MAX);
+    let (Ok(_permit), Ok(_bytes)) = (
+        state.publish_budget.try_acquire(),
+        state.publish_bytes_budget.try_acquire_many(kib),
+    ) else {
         metrics::counter!("intake_publish_total", "result" => "shed").increment(1);
         return Err(ApiError::Unavailable(
             "too many uploads are waiting for the broker; retry shortly".into(),
@@ -85,7 +93,7 @@ pub async fn publish<Op: Serialize>(state: &AppState, upload: &Upload<Op>) -> Re
     let started = std::time::Instant::now();
     let published = state
         .publisher
-        .publish(upload, state.config.front.publish_timeout())
+        .publish_encoded(upload, body, state.config.front.publish_timeout())
         .await;
     metrics::counter!("intake_publish_total", "result" => publish_result(&published)).increment(1);
     published.map_err(|error| {

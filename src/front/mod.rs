@@ -51,6 +51,8 @@ pub struct AppState {
     pub waiter: Arc<wait::Waiter>,
     /// Publishes that may wait for broker confirms at once; past it the front sheds load.
     pub publish_budget: Arc<tokio::sync::Semaphore>,
+    /// KiB of encoded uploads that may wait for confirms at once (`front.max_in_flight_bytes`).
+    pub publish_bytes_budget: Arc<tokio::sync::Semaphore>,
 }
 
 /// Parses a `{project_id}` path segment: a positive integer, else `400`.
@@ -169,11 +171,15 @@ impl Front {
         let publish_budget = Arc::new(tokio::sync::Semaphore::new(
             config.front.max_in_flight_publishes.max(1),
         ));
+        let publish_bytes_budget = Arc::new(tokio::sync::Semaphore::new(
+            (config.front.max_in_flight_bytes / 1024).max(1),
+        ));
         let state = AppState {
             config,
             auth,
             publisher: Arc::clone(&publisher),
             publish_budget,
+            publish_bytes_budget,
             waiter: wait::Waiter::start(store.clone(), background.clone()),
             store,
         };
