@@ -204,6 +204,46 @@ async fn a_hung_broker_sheds_load_fast_instead_of_queueing() {
     .await;
 }
 
+#[tokio::test]
+async fn large_uploads_waiting_for_a_hung_broker_are_bounded_in_bytes() {
+    let proxy = Proxy::start(broker_address()).await;
+    let url = through(&proxy);
+    let app = TestApp::front_with(|config| {
+        config.broker.url = intake::config::Secret::new(url);
+        config.front.max_in_flight_bytes = 8 * 1024;
+    })
+    .await;
+    assert_eq!(app.post_json(&session("before")).await.0, 202);
+    proxy.freeze();
+    // One upload of about 6 KiB waits for a confirm that does not come; the count budget
+    // (2,048) has room, but the bytes do not: the next 6 KiB upload is shed at once.
+    let big = |uuid: &str| json!({"session": {"uuid": uuid, "unit_id": "field-unit", "data": {"n": "x".repeat(6000)}}});
+    let held = tokio::spawn(
+        app.signed(app.http.post(app.sessions_url()))
+            .json(&big("held"))
+            .send(),
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, body) = app.post_json(&big("shed")).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("too many uploads"),
+        "{body}"
+    );
+    assert_eq!(held.await.unwrap().unwrap().status(), 503);
+    proxy.thaw();
+    // An upload larger than the whole budget still passes once it is alone.
+    let huge = json!({"session": {"uuid": "huge", "unit_id": "field-unit",
+                                  "data": {"n": "y".repeat(20_000)}}});
+    eventually("accepting again", Duration::from_secs(20), || async {
+        (app.post_json(&huge).await.0 == 202).then_some(())
+    })
+    .await;
+}
+
 impl TestApp {
     async fn spawn_front_direct_consumer_via(amqp_url: &str) -> Self {
         let mut app = TestApp::front_only().await;
