@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod consumer;
 pub mod decode;
+pub mod file;
 pub mod front;
 pub mod session;
 pub mod shutdown;

@@ -8,6 +8,8 @@
 
 use std::collections::BTreeMap;
 
+pub use crate::file::FileAttachment;
+
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde::{Deserialize, Serialize};
@@ -221,18 +223,6 @@ pub fn encode_base64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// A file uploaded as a multipart part.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileAttachment {
-    /// The file name the client sent, if any.
-    pub filename: Option<String>,
-    /// The part's content type (`application/octet-stream` when none was sent).
-    pub content_type: String,
-    /// The bytes exactly as uploaded.
-    #[serde(with = "serde_bytes")]
-    pub bytes: Vec<u8>,
-}
-
 /// A checked point value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PointValue {
@@ -444,6 +434,15 @@ fn check_points(
     for (name, value) in points {
         if let Err(message) = check_point_name(name).and_then(|()| check_value(value, limits)) {
             errors.add(point_field_name(name.as_str()), message);
+        }
+    }
+}
+
+/// Computes each file's MD5 once, for the answer and for the consumer to reuse.
+pub fn remember_file_digests(points: &mut BTreeMap<PointName, PointValue>) {
+    for value in points.values_mut() {
+        if let PointValue::File(file) = value {
+            file.remember_md5();
         }
     }
 }

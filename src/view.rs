@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use md5::{Digest as _, Md5};
 use serde::Serialize;
 
+use crate::file::FileAttachment;
 use crate::session::{PointValue, Session, encode_base64};
 use crate::wire::Stamp;
 
@@ -70,12 +70,12 @@ pub fn rfc3339(seconds: i64) -> String {
 }
 
 /// Describes a file the way reads and attachment writes report it.
-pub fn describe_file(filename: Option<&str>, content_type: &str, bytes: &[u8]) -> PointView {
+pub fn describe_file(file: &FileAttachment) -> PointView {
     PointView::File {
-        filename: filename.map(str::to_owned),
-        content_type: content_type.to_owned(),
-        length: bytes.len() as u64,
-        md5: hex::encode(Md5::digest(bytes)),
+        filename: file.filename.clone(),
+        content_type: file.content_type.clone(),
+        length: file.bytes.len() as u64,
+        md5: hex::encode(file.md5()),
     }
 }
 
@@ -92,9 +92,7 @@ impl SessionView {
                     PointValue::Raw(bytes) => PointView::Raw {
                         raw_data: encode_base64(bytes),
                     },
-                    PointValue::File(file) => {
-                        describe_file(file.filename.as_deref(), &file.content_type, &file.bytes)
-                    }
+                    PointValue::File(file) => describe_file(file),
                 };
                 (name.as_str().to_owned(), view)
             })

@@ -68,6 +68,7 @@ pub fn sample_session(index: u64, uuid_space: u64, shape: &Shape) -> Option<Sess
                 filename: Some(format!("photo-{index}.jpg")),
                 content_type: "image/jpeg".into(),
                 bytes,
+                md5: None,
             }),
         ));
     }

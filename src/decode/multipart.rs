@@ -116,6 +116,7 @@ where
             filename: Some(filename).filter(|filename| !filename.is_empty()),
             content_type,
             bytes,
+            md5: None,
         };
         collector.add(&name, FieldValue::File(file));
     }

@@ -50,6 +50,7 @@ fn example_fields_and_a_binary_file_decode_exactly() {
             filename: Some("a b.jpg".into()),
             content_type: "image/jpeg".into(),
             bytes: binary.clone(),
+            md5: None,
         };
         want.points.insert(point("photo1"), PointValue::File(file));
         assert_eq!(parse(raw).unwrap(), want, "chunk {chunk}");
@@ -85,6 +86,7 @@ fn file_defaults_and_the_empty_file_input() {
             filename: filename.map(str::to_owned),
             content_type: "application/octet-stream".into(),
             bytes: bytes.to_vec(),
+            md5: None,
         })
     };
     assert_eq!(

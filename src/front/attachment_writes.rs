@@ -7,7 +7,6 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use http_body_util::{BodyDataStream, BodyExt as _, LengthLimitError, Limited};
-use md5::{Digest as _, Md5};
 use multer::{Constraints, Multipart, SizeLimit};
 use serde::Serialize;
 
@@ -92,12 +91,13 @@ pub async fn put_attachment(
     )
     .await?;
     let filename = target.query.get("filename").map(str::to_owned);
-    let file =
+    let mut file =
         accept::within_read_timeout(&state, read_file(&state, &headers, body, filename)).await?;
     check_file(&file).map_err(|message| ApiError::field(FIELD, message))?;
+    file.remember_md5();
     let result = Uploaded {
         length: file.bytes.len() as u64,
-        md5: hex::encode(Md5::digest(&file.bytes)),
+        md5: hex::encode(file.md5()),
     };
     let write = Write::PutAttachment {
         uuid: target.uuid,
@@ -183,6 +183,7 @@ async fn read_file(
                     filename,
                     content_type,
                     bytes: bytes.to_vec(),
+                    md5: None,
                 });
             }
             found.ok_or_else(|| {
@@ -216,6 +217,7 @@ async fn read_file(
                 filename,
                 content_type: content_type.unwrap_or(OCTET_STREAM).to_owned(),
                 bytes: bytes.to_vec(),
+                md5: None,
             }
         }
     };

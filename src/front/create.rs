@@ -12,7 +12,7 @@ use super::params::Query;
 use super::{AppState, parse_project_id};
 use crate::broker::PublishError;
 use crate::decode::{self, BodyKind, MultipartLimits};
-use crate::session::RawSession;
+use crate::session::{RawSession, remember_file_digests};
 use crate::store::merge::Touched;
 use crate::view::SessionView;
 use crate::wire::{Stamp, Upload};
@@ -37,9 +37,10 @@ pub async fn create_session(
     let wait = Query::parse(query.as_deref()).wait_stored()?;
     let raw = read_raw_session(&state, &headers, body).await?;
     let stamp = Stamp::now(&principal);
-    let session = raw
+    let mut session = raw
         .parse(&state.config.limits, stamp.received_seconds())
         .map_err(ApiError::invalid)?;
+    remember_file_digests(&mut session.points);
     let view = SessionView::accepted(&session, &stamp);
     let (uuid, order) = (session.uuid.clone(), stamp.order());
     let upload = Upload::create(project_id, stamp, session);

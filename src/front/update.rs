@@ -14,7 +14,7 @@ use super::params::{self, Query};
 use super::{AppState, parse_project_id};
 use crate::session::encode_base64;
 use crate::session::patch::Patch;
-use crate::session::{PointValue, SessionUuid};
+use crate::session::{PointValue, SessionUuid, remember_file_digests};
 use crate::view::{PointView, SessionView, describe_file, rfc3339};
 use crate::wire::{Stamp, Upload, Write};
 
@@ -66,9 +66,10 @@ pub async fn update_session(
     .await?;
     let raw = accept::read_raw_session(&state, &headers, body).await?;
     let stamp = Stamp::now(&target.principal);
-    let patch = raw
+    let mut patch = raw
         .parse_patch(&target.uuid, &state.config.limits, stamp.received_seconds())
         .map_err(ApiError::invalid)?;
+    remember_file_digests(&mut patch.points);
     let predicted = updated(current, &patch);
     let upload = Upload::write(target.project_id, stamp, Write::Update(patch));
     accept::accept(&state, upload, predicted, target.wait, OnStored::Session).await
@@ -116,9 +117,7 @@ fn updated(mut view: SessionView, patch: &Patch) -> SessionView {
             PointValue::Raw(bytes) => PointView::Raw {
                 raw_data: encode_base64(bytes),
             },
-            PointValue::File(file) => {
-                describe_file(file.filename.as_deref(), &file.content_type, &file.bytes)
-            }
+            PointValue::File(file) => describe_file(file),
         };
         view.data.insert(name.as_str().to_owned(), point);
     }

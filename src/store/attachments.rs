@@ -49,7 +49,11 @@ impl<'a> AttachmentColumns<'a> {
         self.content_type.push(content_type);
         self.size
             .push(i64::try_from(bytes.len()).unwrap_or(i64::MAX));
-        self.md5.push(Md5::digest(bytes).to_vec());
+        let md5 = match value {
+            PointValue::File(file) => file.md5(),
+            _ => Md5::digest(bytes).into(),
+        };
+        self.md5.push(md5.to_vec());
         self.sha256.push(Sha256::digest(bytes).to_vec());
         self.bytes.push(bytes);
     }

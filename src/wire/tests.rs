@@ -16,6 +16,7 @@ fn sample() -> Upload {
                     filename: Some("a.bin".into()),
                     content_type: "application/octet-stream".into(),
                     bytes: (0..=255).collect(),
+                    md5: None,
                 }),
             ),
         ],
@@ -138,6 +139,7 @@ fn other_writes_round_trip_as_version_2_and_are_checked() {
                 filename: None,
                 content_type: "image/png".into(),
                 bytes: vec![1, 2],
+                md5: None,
             },
         },
         Write::DeleteAttachment {

@@ -53,6 +53,7 @@ pub fn file(bytes: &[u8]) -> FileAttachment {
         filename: Some("f.bin".into()),
         content_type: "application/x-test".into(),
         bytes: bytes.to_vec(),
+        md5: None,
     }
 }
 

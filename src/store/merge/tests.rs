@@ -27,6 +27,7 @@ fn file(tag: u8) -> FileAttachment {
         filename: Some(format!("f{tag}")),
         content_type: "application/octet-stream".into(),
         bytes: vec![tag],
+        md5: None,
     }
 }
 
