@@ -10,6 +10,7 @@ pub mod list;
 use serde::Serialize;
 
 use crate::session::{FileAttachment, Limits, RawSession, RawValue, Session};
+use crate::tools::loadgen_payload::pseudo_random_bytes;
 
 /// A measured rate.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -35,7 +36,8 @@ impl Rate {
 }
 
 /// What each benchmark session carries, matching the end-to-end shapes: `points` text points
-/// (~60 bytes each) and, when `file_bytes > 0`, one file point as a multipart body has it.
+/// (~60 bytes each) and, when `file_bytes > 0`, one file point as a multipart body has it,
+/// with the same incompressible bytes as `intake loadgen` sends.
 #[derive(Debug, Clone, Copy, Serialize, clap::Args)]
 pub struct Shape {
     /// Text points per session.
@@ -59,9 +61,7 @@ pub fn sample_session(index: u64, uuid_space: u64, shape: &Shape) -> Option<Sess
         })
         .collect();
     if shape.file_bytes > 0 {
-        let bytes = (0..shape.file_bytes)
-            .map(|i| (i as u64 ^ index) as u8)
-            .collect();
+        let bytes = pseudo_random_bytes(shape.file_bytes);
         points.push((
             "photo".into(),
             RawValue::File(FileAttachment {

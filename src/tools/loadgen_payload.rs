@@ -296,8 +296,9 @@ fn multipart_header(boundary: &str, name: &str) -> String {
     format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n")
 }
 
-/// Incompressible-looking bytes (xorshift), so attachments are not trivially small on the wire.
-fn pseudo_random_bytes(len: usize) -> Vec<u8> {
+/// Incompressible-looking bytes (xorshift), so attachments are not trivially small on the wire
+/// (and PostgreSQL cannot compress them, as it cannot compress photos).
+pub fn pseudo_random_bytes(len: usize) -> Vec<u8> {
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
     (0..len)
         .map(|_| {
