@@ -9,7 +9,9 @@ pub mod list;
 
 use serde::Serialize;
 
-use crate::session::{FileAttachment, Limits, RawSession, RawValue, Session};
+use crate::session::{
+    FileAttachment, Limits, RawSession, RawValue, Session, remember_file_digests,
+};
 use crate::tools::loadgen_payload::pseudo_random_bytes;
 
 /// A measured rate.
@@ -82,4 +84,9 @@ pub fn sample_session(index: u64, uuid_space: u64, shape: &Shape) -> Option<Sess
     }
     .parse(&Limits::default(), 1_700_000_000)
     .ok()
+    // As the front publishes it: with the file's digest, which the consumer reuses.
+    .map(|mut session| {
+        remember_file_digests(&mut session.points);
+        session
+    })
 }
