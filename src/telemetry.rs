@@ -73,8 +73,26 @@ pub fn metrics_handle() -> &'static metrics_exporter_prometheus::PrometheusHandl
         let handle = recorder.handle();
         // Another recorder already installed (only possible in tests): ours stays empty.
         let _ = metrics::set_global_recorder(recorder);
+        spawn_upkeep(handle.clone());
         handle
     })
+}
+
+/// Histogram samples are kept raw until upkeep folds them into their buckets, so without
+/// it a process that is not scraped grows by every sample it records (about 1 GB an hour
+/// at 4,000 uploads a second). `install_recorder` would run this; `build_recorder` leaves it to us.
+fn spawn_upkeep(handle: metrics_exporter_prometheus::PrometheusHandle) {
+    let spawned = std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(5));
+                handle.run_upkeep();
+            }
+        });
+    if let Err(error) = spawned {
+        tracing::warn!(%error, "could not start the metrics upkeep thread");
+    }
 }
 
 /// Renders every metric in the Prometheus text format.
