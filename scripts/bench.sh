@@ -250,6 +250,7 @@ report() {
             | {closed: run("e2e-\($s)-closed"),
                # Landed: accepted uploads over the send time plus the time verify waited for them.
                landed_per_second: ($c.accepted / ($c.elapsed_seconds + $c.verify.waited_seconds) | r),
+               landed_over_B: ratio($c.accepted / ($c.elapsed_seconds + $c.verify.waited_seconds); $b),
                cpu_cores: $R["e2e-\($s)-cpu"],
                E: ($e | r), E_over_B: ratio($e; $b), E_over_B_target: $target,
                E_over_B_met: (if $target then ratio($e; $b) >= $target else null end),
@@ -349,16 +350,16 @@ report() {
         "",
         "| stage | limit on this machine | project | ratio | target |",
         "|---|---|---|---|---|",
-        ([["1 KB JSON", "json"], ["urlencoded", "form"], ["multipart 100 KB", "multipart"]][] | . as [$label, $k] | $s.http[$k] as $h
-          | "| H: HTTP, \($label), closed loop \($x.run.concurrency) (req/s) | bare axum H = \($h.H_bare | f) | front with a discarding publisher F = \($h.F_front_discard | f) | \($h.ratio | pc) | F/H ≥ 50%: \($h.met | ok) |"),
-        ([["10 points", "json"], ["2 points + 100 KB file", "multipart"]][] | . as [$label, $k] | $s.broker[$k] as $q
-          | "| Q: publish with confirms, window 1024, \($label), \($q.message_bytes) B (msg/s) | raw lapin P = \($q.P_raw_publish | f) | front Publisher \($q.front_publish | f) | \($q.front_publish_over_P | pc) | – |",
-            "| Q: consume, one multiple ack a batch, \($label) (msg/s) | raw C = \($q.C_raw_consume | f) | consumer decode + check + ack \($q.consumer_decode_ack | f) | \($q.consumer_decode_ack_over_C | pc) | – |",
-            "| Q = 1/(1/P + 1/C), \($label) (msg/s) | \($q.Q | f) | \($q.Q_project | f) | \($q.Q_project_over_Q | pc) | – |"),
-        ([["10 points", "json"], ["2 points + 100 KB file", "multipart"]][] | . as [$label, $k] | $s.database[$k] as $d
-          | "| D: write, \($label), \($d.batch)-row batches, \($d.workers) connections, half replacing (rows/s) | bare unnest D = \($d.D_raw_upsert | f) | write_batch W = \($d.W_write_path | f) | \($d.ratio | pc) | W/D ≥ 80%: \($d.met | ok) |"),
-        ([["1 KB JSON", "json"], ["urlencoded", "form"], ["multipart 100 KB", "multipart"]][] | . as [$label, $k] | $s.bounds[$k] as $b
-          | "| B = 1/(1/H + 1/Q + 1/D), \($label) (sessions/s) | \($b.B | f) | 1/(1/F + 1/Q′ + 1/W) = \($b.B_project | f) | \($b.B_project_over_B | pc) | – |"),
+        ([["1 KB JSON", "json"], ["urlencoded", "form"], ["multipart 100 KB", "multipart"]][] | . as [$title, $k] | $s.http[$k] as $h
+          | "| H: HTTP, \($title), closed loop \($x.run.concurrency) (req/s) | bare axum H = \($h.H_bare | f) | front with a discarding publisher F = \($h.F_front_discard | f) | \($h.ratio | pc) | F/H ≥ 50%: \($h.met | ok) |"),
+        ([["10 points", "json"], ["2 points + 100 KB file", "multipart"]][] | . as [$title, $k] | $s.broker[$k] as $q
+          | "| Q: publish with confirms, window 1024, \($title), \($q.message_bytes) B (msg/s) | raw lapin P = \($q.P_raw_publish | f) | front Publisher \($q.front_publish | f) | \($q.front_publish_over_P | pc) | – |",
+            "| Q: consume, one multiple ack a batch, \($title) (msg/s) | raw C = \($q.C_raw_consume | f) | consumer decode + check + ack \($q.consumer_decode_ack | f) | \($q.consumer_decode_ack_over_C | pc) | – |",
+            "| Q = 1/(1/P + 1/C), \($title) (msg/s) | \($q.Q | f) | \($q.Q_project | f) | \($q.Q_project_over_Q | pc) | – |"),
+        ([["10 points", "json"], ["2 points + 100 KB file", "multipart"]][] | . as [$title, $k] | $s.database[$k] as $d
+          | "| D: write, \($title), \($d.batch)-row batches, \($d.workers) connections, half replacing (rows/s) | bare unnest D = \($d.D_raw_upsert | f) | write_batch W = \($d.W_write_path | f) | \($d.ratio | pc) | W/D ≥ 80%: \($d.met | ok) |"),
+        ([["1 KB JSON", "json"], ["urlencoded", "form"], ["multipart 100 KB", "multipart"]][] | . as [$title, $k] | $s.bounds[$k] as $b
+          | "| B = 1/(1/H + 1/Q + 1/D), \($title) (sessions/s) | \($b.B | f) | 1/(1/F + 1/Q′ + 1/W) = \($b.B_project | f) | \($b.B_project_over_B | pc) | – |"),
         "",
         "### End to end (real front and consumer, --verify)",
         "",
@@ -366,7 +367,7 @@ report() {
         "|---|---|---|---|---|---|---|---|---|",
         ([["1 KB JSON, 10 points", $e.json], ["urlencoded, 10 points", $e.form], ["multipart, 2 points + 100 KB file", $e.multipart_100k]][]
           | .[1] as $r
-          | "| \(.[0]) | \($r.E | f) | \($r.landed_per_second | f) | \($r.E_over_B | pc) (≥ 70%: \($r.E_over_B_met | ok)) | \($r.closed.verify.verified)/\($r.closed.verify.expected) | \($r.open50.latency_ms | lat) | \($r.p99_over_p50_at_50 | f) (≤ 5: \($r.p99_over_p50_met | ok)) | \($r.open90.latency_ms | lat) | \([$r.closed, $r.open50, $r.open90] | map(.memory_kib.front_peak_kib) | max | mib) / \([$r.closed, $r.open50, $r.open90] | map(.memory_kib.consumer_peak_kib) | max | mib) |"),
+          | "| \(.[0]) | \($r.E | f) | \($r.landed_per_second | f) | \($r.E_over_B | pc) (≥ 70%: \($r.E_over_B_met | ok)); landed \($r.landed_over_B | pc) | \($r.closed.verify.verified)/\($r.closed.verify.expected) | \($r.open50.latency_ms | lat) | \($r.p99_over_p50_at_50 | f) (≤ 5: \($r.p99_over_p50_met | ok)) | \($r.open90.latency_ms | lat) | \([$r.closed, $r.open50, $r.open90] | map(.memory_kib.front_peak_kib) | max | mib) / \([$r.closed, $r.open50, $r.open90] | map(.memory_kib.consumer_peak_kib) | max | mib) |"),
         "",
         "Closed-loop latency p50 / p99 / p99.9 ms: " + ([["JSON", $e.json], ["urlencoded", $e.form], ["multipart", $e.multipart_100k]] | map("\(.[0]) \(.[1].closed.latency_ms | lat)") | join("; ")) + ".",
         "",
