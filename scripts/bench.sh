@@ -2,9 +2,10 @@
 # The benchmark behind `make bench` (docs/PERFORMANCE.md explains the method and the figures).
 #
 # In one go, on this machine: the criterion micro-benchmarks, then each stage's limit beside the
-# project's figure for the same work (HTTP, broker, database), then the real front and consumer
-# end to end for three body shapes (closed loop, open loop at 50% and 90% of the sustained rate,
-# an overload run at 2x), their memory, and (when perf works) a CPU profile under load.
+# project's figure for the same work (HTTP, broker, database) for each session shape (1 KB JSON,
+# urlencoded, multipart with a 100 KB file), then the real front and consumer end to end for the
+# three shapes (closed loop, open loop at 50% and 90% of the sustained rate, an overload run at
+# 2x), their memory, an optional soak, and (when perf works) a CPU profile under load.
 #
 # It never touches what `make run` uses: its own database (intake_bench, dropped and recreated),
 # its own exchanges and queues (intake-bench.*), its own ports (18080-18082, 19091). Everything
@@ -14,8 +15,8 @@
 # Knobs (environment):
 #   BENCH_SECONDS=15          length of every load run
 #   BENCH_CONCURRENCY=64      closed-loop requests in flight
-#   BENCH_BROKER_MESSAGES=50000  BENCH_BROKER_WINDOW=1024
-#   BENCH_DB_ROWS=100000      BENCH_DB_BATCH=500  BENCH_DB_WORKERS=2
+#   BENCH_BROKER_MESSAGES=50000  BENCH_BROKER_WINDOW=1024   (a tenth as many multipart messages)
+#   BENCH_DB_ROWS=100000      BENCH_DB_BATCH=500  BENCH_DB_WORKERS=2   (a twentieth as many multipart rows)
 #   BENCH_CONNECTIONS=2000    idle keep-alive connections held for the memory figure
 #   BENCH_SOAK_SECONDS=0      >0: a soak at 50% of the JSON rate, RSS sampled every 10 s
 #   BENCH_PERF=auto           auto|1|0: profile front and consumer under load with perf
