@@ -10,7 +10,7 @@
 //! placeholder) — goes through [`super::ops`], which merges field by field in acceptance
 //! order (docs/ORDERING.md).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -134,14 +134,14 @@ pub fn write_batch(
         replace_attachments(conn, &creates, &winners)?;
         let losers: Vec<Key<'_>> = creates
             .keys()
-            .filter(|(project_id, uuid)| !winners.contains_key(&(*project_id, (*uuid).to_owned())))
+            .filter(|key| !winners.contains_key(*key))
             .copied()
             .collect();
         let merge = needs_merge(conn, &losers)?;
         for (key, (position, upload, _)) in &creates {
-            if winners.contains_key(&(key.0, key.1.to_owned())) {
+            if winners.contains_key(key) {
                 outcome.stored.push(*position);
-            } else if merge.contains(&(key.0, key.1.to_owned())) {
+            } else if merge.contains_key(key) {
                 pending.entry(*key).or_default().push((*position, upload));
             }
         }
@@ -180,7 +180,7 @@ fn known_projects(
 }
 
 /// The text points as the `points` jsonb object; binary points live in `attachments`.
-fn text_points(session: &Session) -> serde_json::Value {
+pub fn text_points(session: &Session) -> serde_json::Value {
     let map = session
         .points
         .iter()
@@ -193,10 +193,10 @@ fn text_points(session: &Session) -> serde_json::Value {
 }
 
 /// Returns the session row each key this batch wrote.
-fn upsert_sessions(
+fn upsert_sessions<'a>(
     conn: &mut PgConnection,
-    creates: &Creates<'_>,
-) -> Result<BTreeMap<(i64, String), Written>, StoreError> {
+    creates: &Creates<'a>,
+) -> Result<BTreeMap<Key<'a>, Written>, StoreError> {
     if creates.is_empty() {
         return Ok(BTreeMap::new());
     }
@@ -230,23 +230,42 @@ fn upsert_sessions(
                 .collect::<Vec<_>>(),
         )
         .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let written = Written {
-                id: row.id,
-                replaced: row.replaced,
-            };
-            ((row.project_id, row.uuid), written)
+    let written = rows.into_iter().map(|row| {
+        let written = Written {
+            id: row.id,
+            replaced: row.replaced,
+        };
+        ((row.project_id, row.uuid), written)
+    });
+    Ok(match_keys(creates.keys().copied(), written))
+}
+
+/// Takes rows the database returned, keyed by owned strings, back to the batch's borrowed
+/// keys, so the rest of the batch looks them up without allocating.
+fn match_keys<'a, V>(
+    keys: impl IntoIterator<Item = Key<'a>>,
+    rows: impl IntoIterator<Item = ((i64, String), V)>,
+) -> BTreeMap<Key<'a>, V> {
+    let mut by_project: HashMap<i64, HashMap<String, V>> = HashMap::new();
+    for ((project_id, uuid), value) in rows {
+        by_project
+            .entry(project_id)
+            .or_default()
+            .insert(uuid, value);
+    }
+    keys.into_iter()
+        .filter_map(|key| {
+            let value = by_project.get_mut(&key.0)?.remove(key.1)?;
+            Some((key, value))
         })
-        .collect())
+        .collect()
 }
 
 /// A replaced session loses all its old attachments; the winners' new ones go in.
 fn replace_attachments(
     conn: &mut PgConnection,
     creates: &Creates<'_>,
-    winners: &BTreeMap<(i64, String), Written>,
+    winners: &BTreeMap<Key<'_>, Written>,
 ) -> Result<(), StoreError> {
     // A freshly inserted row has no attachments to remove.
     let replaced: Vec<i64> = winners
@@ -260,9 +279,8 @@ fn replace_attachments(
             .execute(conn)?;
     }
     let mut columns = AttachmentColumns::default();
-    for ((project_id, uuid), (_, _, session)) in creates {
-        let Some(&Written { id: session_id, .. }) = winners.get(&(*project_id, (*uuid).to_owned()))
-        else {
+    for (key, (_, _, session)) in creates {
+        let Some(&Written { id: session_id, .. }) = winners.get(key) else {
             continue;
         };
         for (name, value) in &session.points {
@@ -273,10 +291,10 @@ fn replace_attachments(
 }
 
 /// Of the creates the upsert did not write, those whose row needs the merge path.
-fn needs_merge(
+fn needs_merge<'a>(
     conn: &mut PgConnection,
-    keys: &[Key<'_>],
-) -> Result<HashSet<(i64, String)>, StoreError> {
+    keys: &[Key<'a>],
+) -> Result<BTreeMap<Key<'a>, ()>, StoreError> {
     #[derive(QueryableByName)]
     struct KeyRow {
         #[diesel(sql_type = BigInt)]
@@ -285,17 +303,15 @@ fn needs_merge(
         uuid: String,
     }
     if keys.is_empty() {
-        return Ok(HashSet::new());
+        return Ok(BTreeMap::new());
     }
     let (projects, uuids): (Vec<i64>, Vec<&str>) = keys.iter().copied().unzip();
     let rows: Vec<KeyRow> = diesel::sql_query(NEEDS_MERGE)
         .bind::<Array<BigInt>, _>(projects)
         .bind::<Array<Text>, _>(uuids)
         .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|row| (row.project_id, row.uuid))
-        .collect())
+    let found = rows.into_iter().map(|row| ((row.project_id, row.uuid), ()));
+    Ok(match_keys(keys.iter().copied(), found))
 }
 
 /// Every unit id a create (or an update that sets one) names was seen at its receive time.
