@@ -3,6 +3,8 @@
 use md5::{Digest as _, Md5};
 use serde::{Deserialize, Serialize};
 
+use crate::session::PointValue;
+
 /// A file uploaded as a multipart part.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileAttachment {
@@ -40,6 +42,51 @@ impl FileAttachment {
     pub fn remember_md5(&mut self) {
         if self.md5.is_none() {
             self.md5 = Some(Md5::digest(&self.bytes).into());
+        }
+    }
+}
+
+/// A binary point (an embedded `rawData` or a file) as an `attachments` row stores it.
+#[derive(Debug, Clone, Copy)]
+pub struct Attachment<'a> {
+    /// `true` for a decoded `rawData`, `false` for a file.
+    pub embedded: bool,
+    /// The file's name, if the client sent one.
+    pub filename: Option<&'a str>,
+    /// The file's content type (`application/octet-stream` for `rawData`).
+    pub content_type: &'a str,
+    /// The bytes.
+    pub bytes: &'a [u8],
+    carried_md5: Option<[u8; 16]>,
+}
+
+impl Attachment<'_> {
+    /// The bytes' MD5: the one a file carried, or computed now.
+    pub fn md5(&self) -> [u8; 16] {
+        self.carried_md5
+            .unwrap_or_else(|| Md5::digest(self.bytes).into())
+    }
+}
+
+impl PointValue {
+    /// The point as an attachment; `None` for text.
+    pub fn attachment(&self) -> Option<Attachment<'_>> {
+        match self {
+            PointValue::Text(_) => None,
+            PointValue::Raw(bytes) => Some(Attachment {
+                embedded: true,
+                filename: None,
+                content_type: "application/octet-stream",
+                bytes,
+                carried_md5: None,
+            }),
+            PointValue::File(file) => Some(Attachment {
+                embedded: false,
+                filename: file.filename.as_deref(),
+                content_type: &file.content_type,
+                bytes: &file.bytes,
+                carried_md5: file.md5,
+            }),
         }
     }
 }

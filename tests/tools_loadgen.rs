@@ -258,16 +258,8 @@ async fn every_encoding_decodes_to_the_intended_session() {
                 (session.created, session.saved),
                 (1_700_000_000, 1_700_000_000)
             );
-            let texts: serde_json::Map<String, serde_json::Value> = session
-                .points
-                .iter()
-                .filter_map(|(name, value)| match value {
-                    PointValue::Text(text) => Some((name.as_str().to_owned(), text.clone().into())),
-                    _ => None,
-                })
-                .collect();
             assert_eq!(
-                serde_json::Value::Object(texts),
+                intake::store::write::text_points(&session),
                 expected_points(42, 3),
                 "{context}"
             );

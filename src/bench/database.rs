@@ -13,13 +13,13 @@ use chrono::{DateTime, Utc};
 use diesel::connection::SimpleConnection as _;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Binary, Bool, Integer, Jsonb, Nullable, Text, Timestamptz};
-use md5::{Digest as _, Md5};
 use serde::Serialize;
-use sha2::Sha256;
+use sha2::{Digest as _, Sha256};
 
 use super::{Rate, Shape, sample_session};
 use crate::session::{PointValue, Session};
-use crate::store::{Store, admin, write::write_batch};
+use crate::store::write::{text_points, write_batch};
+use crate::store::{Store, admin};
 use crate::wire::{Stamp, Upload, Write};
 
 /// Rows per second of each path.
@@ -146,28 +146,14 @@ impl<'a> RawRow<'a> {
         let digests = session
             .points
             .values()
-            .filter_map(binary)
-            .map(|(_, _, _, bytes)| (Md5::digest(bytes).to_vec(), Sha256::digest(bytes).to_vec()))
+            .filter_map(PointValue::attachment)
+            .map(|file| (file.md5().to_vec(), Sha256::digest(file.bytes).to_vec()))
             .collect();
         Self {
             upload,
             session,
             digests,
         }
-    }
-}
-
-/// A binary point's (embedded, filename, content type, bytes); `None` for text.
-fn binary(value: &PointValue) -> Option<(bool, Option<&str>, &str, &[u8])> {
-    match value {
-        PointValue::Text(_) => None,
-        PointValue::Raw(bytes) => Some((true, None, "application/octet-stream", bytes)),
-        PointValue::File(file) => Some((
-            false,
-            file.filename.as_deref(),
-            &file.content_type,
-            &file.bytes,
-        )),
     }
 }
 
@@ -305,17 +291,6 @@ fn raw_batch(conn: &mut PgConnection, chunk: &[RawRow<'_>]) -> QueryResult<()> {
     })
 }
 
-fn text_points(session: &Session) -> serde_json::Value {
-    let texts = session
-        .points
-        .iter()
-        .filter_map(|(name, value)| match value {
-            PointValue::Text(text) => Some((name.as_str().to_owned(), text.clone().into())),
-            _ => None,
-        });
-    serde_json::Value::Object(texts.collect())
-}
-
 /// The binary points of the rows the upsert wrote, in one unnest insert.
 fn insert_raw_attachments(
     conn: &mut PgConnection,
@@ -340,16 +315,14 @@ fn insert_raw_attachments(
             .session
             .points
             .iter()
-            .filter_map(|(name, value)| Some((name, binary(value)?)));
-        for ((name, (embedded, filename, content_type, bytes)), (md5, sha256)) in
-            files.zip(&row.digests)
-        {
+            .filter_map(|(name, value)| Some((name, value.attachment()?)));
+        for ((name, file), (md5, sha256)) in files.zip(&row.digests) {
             columns.0.push(id);
             columns.1.push(name.as_str());
-            columns.2.push(embedded);
-            columns.3.push(filename);
-            columns.4.push(content_type);
-            columns.5.push(bytes);
+            columns.2.push(file.embedded);
+            columns.3.push(file.filename);
+            columns.4.push(file.content_type);
+            columns.5.push(file.bytes);
             digests.0.push(md5);
             digests.1.push(sha256);
         }

@@ -3,8 +3,7 @@
 
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Binary, Bool, Nullable, Text};
-use md5::{Digest as _, Md5};
-use sha2::Sha256;
+use sha2::{Digest as _, Sha256};
 
 use super::StoreError;
 use crate::session::PointValue;
@@ -32,30 +31,19 @@ pub(super) struct AttachmentColumns<'a> {
 impl<'a> AttachmentColumns<'a> {
     /// Adds a binary point (an embedded `rawData` or a file); text points are skipped.
     pub(super) fn push(&mut self, session_id: i64, point: &'a str, value: &'a PointValue) {
-        let (embedded, filename, content_type, bytes) = match value {
-            PointValue::Text(_) => return,
-            PointValue::Raw(bytes) => (true, None, "application/octet-stream", bytes),
-            PointValue::File(file) => (
-                false,
-                file.filename.as_deref(),
-                file.content_type.as_str(),
-                &file.bytes,
-            ),
+        let Some(attachment) = value.attachment() else {
+            return;
         };
         self.session_id.push(session_id);
         self.point.push(point);
-        self.embedded.push(embedded);
-        self.filename.push(filename);
-        self.content_type.push(content_type);
+        self.embedded.push(attachment.embedded);
+        self.filename.push(attachment.filename);
+        self.content_type.push(attachment.content_type);
         self.size
-            .push(i64::try_from(bytes.len()).unwrap_or(i64::MAX));
-        let md5 = match value {
-            PointValue::File(file) => file.md5(),
-            _ => Md5::digest(bytes).into(),
-        };
-        self.md5.push(md5.to_vec());
-        self.sha256.push(Sha256::digest(bytes).to_vec());
-        self.bytes.push(bytes);
+            .push(i64::try_from(attachment.bytes.len()).unwrap_or(i64::MAX));
+        self.md5.push(attachment.md5().to_vec());
+        self.sha256.push(Sha256::digest(attachment.bytes).to_vec());
+        self.bytes.push(attachment.bytes);
     }
 }
 
