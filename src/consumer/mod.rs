@@ -147,33 +147,32 @@ impl Worker {
                     () = cancel.cancelled() => return Ok(()),
                     next = deliveries.next() => next,
                 };
-                let Some(first) = first else {
-                    if resizing {
-                        break;
+                let ended = match first {
+                    None => true,
+                    Some(first) => {
+                        let (batch, ended) = self.gather(first?, &mut deliveries).await?;
+                        if self.handle(&batch, retry, cancel).await?.is_none() {
+                            return Ok(());
+                        }
+                        sizer.observe(batch.iter().map(|delivery| delivery.data.len()));
+                        ended
                     }
-                    return Err(BrokerLost::Other(
-                        "the broker cancelled the consumer".into(),
-                    ));
                 };
-                let (batch, ended) = self.gather(first?, &mut deliveries).await?;
-                if self.handle(&batch, retry, cancel).await?.is_none() {
-                    return Ok(());
-                }
-                sizer.observe(batch.iter().map(|delivery| delivery.data.len()));
-                if ended && resizing {
-                    break;
-                }
-                if ended {
-                    return Err(BrokerLost::Other(
-                        "the broker cancelled the consumer".into(),
-                    ));
-                }
-                if !resizing && sizer.should_resize(prefetch) {
-                    // What the broker already sent still arrives, then the stream ends.
-                    self.consume
-                        .basic_cancel(self.tag.as_str().into(), BasicCancelOptions::default())
-                        .await?;
-                    resizing = true;
+                match (ended, resizing) {
+                    (true, true) => break,
+                    (true, false) => {
+                        return Err(BrokerLost::Other(
+                            "the broker cancelled the consumer".into(),
+                        ));
+                    }
+                    (false, false) if sizer.should_resize(prefetch) => {
+                        // What the broker already sent still arrives, then the stream ends.
+                        self.consume
+                            .basic_cancel(self.tag.as_str().into(), BasicCancelOptions::default())
+                            .await?;
+                        resizing = true;
+                    }
+                    (false, _) => {}
                 }
             }
             let wanted = sizer.wanted();
