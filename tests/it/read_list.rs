@@ -2,7 +2,7 @@
 //! repeat a row while new sessions arrive; and the plans of its queries on a large table.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 

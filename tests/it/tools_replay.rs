@@ -3,7 +3,7 @@
 //! stored again with the same content under new stamps; dry runs send nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! and more than once, consumed by competing consumers, end as the last-accepted version.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! and the verifier reports what is missing or wrong.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! the test cuts), so the shared servers keep running for everyone else.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! their documented errors, and read-your-write with `?wait=stored`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::{TestApp, read};
 use md5::{Digest as _, Md5};

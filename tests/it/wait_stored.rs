@@ -2,7 +2,7 @@
 //! committed the write, and the usual `202` when that takes too long.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

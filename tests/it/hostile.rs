@@ -2,7 +2,7 @@
 //! within a bounded time, and the front keeps serving well-formed uploads afterwards.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

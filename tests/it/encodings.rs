@@ -2,7 +2,7 @@
 //! (through the real front, RabbitMQ, consumer and PostgreSQL).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -3,7 +3,7 @@
 //! stores every upload (replacements included) exactly as the small-message path does.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,13 +1,13 @@
 //! The create route end to end: HTTP in, real RabbitMQ, real consumer, rows in PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::{TestApp, read, sign};
 use serde_json::json;
 
-const EXAMPLE_JSON: &str = include_str!("fixtures/create-session.json");
-const EXAMPLE_FORM: &str = include_str!("fixtures/create-session.form");
+const EXAMPLE_JSON: &str = include_str!("../fixtures/create-session.json");
+const EXAMPLE_FORM: &str = include_str!("../fixtures/create-session.form");
 const EXAMPLE_UUID: &str = "12341234-12341234-1234-1234-123412341234";
 
 /// The example's `rawData`, decoded: URL-safe alphabet, trailing bits set.

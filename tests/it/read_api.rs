@@ -2,7 +2,7 @@
 //! as they were uploaded, scoped by project, with every documented error status.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::{TestApp, read};
 use md5::{Digest as _, Md5};

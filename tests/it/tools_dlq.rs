@@ -3,7 +3,7 @@
 //! `requeue` puts it back and it is stored with its original stamp; `purge` empties the queue.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

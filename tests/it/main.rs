@@ -1,0 +1,20 @@
+//! The integration tests, one binary so that the crate is linked once: each module holds the
+//! tests of one area, against the real PostgreSQL and RabbitMQ, and `common` is their harness.
+
+mod common;
+
+mod create_session;
+mod encodings;
+mod faults;
+mod hostile;
+mod large_messages;
+mod ordering;
+mod ordering_histories;
+mod ordering_ops;
+mod read_api;
+mod read_list;
+mod tools_dlq;
+mod tools_loadgen;
+mod tools_replay;
+mod wait_stored;
+mod write_api;
