@@ -6,8 +6,9 @@ use std::hint::black_box;
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use intake::decode::{self, MultipartLimits};
+use intake::ordering::Stamp;
 use intake::session::{Limits, RawSession, Session};
-use intake::wire::{Stamp, Upload};
+use intake::wire::Upload;
 
 /// A session of about 1 KB: ten text points and a small rawData.
 fn json_body() -> Vec<u8> {

@@ -15,8 +15,6 @@ use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Exchange
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use serde::Serialize;
-
 use crate::config::BrokerConfig;
 use crate::wire::{self, Upload};
 
@@ -147,7 +145,7 @@ pub async fn declare_topology(
 
 /// The AMQP properties of an upload message (any write): persistent, with the upload id,
 /// receive time, content type, project and schema version.
-pub fn upload_properties<Op>(upload: &Upload<Op>) -> BasicProperties {
+pub fn upload_properties(upload: &Upload) -> BasicProperties {
     let mut headers = FieldTable::default();
     headers.insert(
         wire::SCHEMA_HEADER.into(),
@@ -285,18 +283,14 @@ impl Publisher {
     }
 
     /// Publishes one upload (any write) and waits for its confirm, at most `timeout`.
-    pub async fn publish<Op: Serialize>(
-        &self,
-        upload: &Upload<Op>,
-        timeout: Duration,
-    ) -> Result<(), PublishError> {
+    pub async fn publish(&self, upload: &Upload, timeout: Duration) -> Result<(), PublishError> {
         self.publish_encoded(upload, upload.encode(), timeout).await
     }
 
     /// Like [`Self::publish`], with the upload already encoded as `body`.
-    pub async fn publish_encoded<Op: Serialize>(
+    pub async fn publish_encoded(
         &self,
-        upload: &Upload<Op>,
+        upload: &Upload,
         body: Vec<u8>,
         timeout: Duration,
     ) -> Result<(), PublishError> {

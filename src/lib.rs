@@ -13,6 +13,7 @@ pub mod consumer;
 pub mod decode;
 pub mod file;
 pub mod front;
+pub mod ordering;
 pub mod session;
 pub mod shutdown;
 pub mod store;

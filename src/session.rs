@@ -487,6 +487,7 @@ impl Session {
 }
 
 pub mod patch;
+pub mod write;
 
 #[cfg(test)]
 mod tests;

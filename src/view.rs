@@ -7,8 +7,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use crate::file::FileAttachment;
+use crate::ordering::Stamp;
 use crate::session::{PointValue, Session, encode_base64};
-use crate::wire::Stamp;
 
 /// One point in a response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

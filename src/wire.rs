@@ -6,21 +6,16 @@
 //! republished as is; the AMQP properties repeat the upload id, receive time, project and
 //! schema version for operators and tools.
 //!
-//! A create travels as an [`Upload`] (of [`Operation`]), byte for byte as before the other
-//! writes existed, with schema version 1. Updates, deletes and attachment changes are
-//! [`Write`]s with schema version 2, so a consumer that predates them dead-letters them with
-//! a clear reason instead of misreading them. Consumers decode every message as an
-//! `Upload<Write>`: a create encodes identically under both types.
+//! A create travels with schema version 1, byte for byte as before the other writes
+//! existed. Updates, deletes and attachment changes carry schema version 2, so a consumer
+//! that predates them dead-letters them with a clear reason instead of misreading them.
 
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
-use crate::session::patch::Patch;
-use crate::session::{
-    FieldErrors, FileAttachment, Limits, PointName, Session, SessionUuid, check_file,
-    check_point_name, field_name, point_field_name,
-};
+use crate::ordering::Stamp;
+use crate::session::write::Write;
+use crate::session::{FieldErrors, Limits, Session, SessionUuid};
 
 /// The message schema of creates (unchanged since the first release).
 pub const SCHEMA_VERSION: u32 = 1;
@@ -33,159 +28,9 @@ pub const SCHEMA_HEADER: &str = "x-intake-schema";
 /// Header carrying the project id.
 pub const PROJECT_HEADER: &str = "x-intake-project";
 
-/// What a front stamps on every upload it accepts: the order of acceptance.
+/// One accepted write, as it travels on the queue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Stamp {
-    /// Time-ordered (UUIDv7) id of this upload; breaks ties between equal receive times.
-    pub upload_id: Uuid,
-    /// When the front received the upload, microseconds since the epoch.
-    pub received_micros: i64,
-    /// The authenticated principal that sent it.
-    pub received_from: String,
-}
-
-impl Stamp {
-    /// Stamps an upload received now from `principal`. The receive time is read off the
-    /// upload id itself, so ordering by `(received, upload_id)` and ordering by upload id
-    /// agree, and a client can order its uploads by the `X-Upload-Id` it was given.
-    pub fn now(principal: &str) -> Self {
-        let upload_id = Uuid::now_v7();
-        let received_micros = upload_id.get_timestamp().map_or_else(
-            || Utc::now().timestamp_micros(),
-            |timestamp| {
-                let (seconds, nanos) = timestamp.to_unix();
-                i64::try_from(seconds)
-                    .unwrap_or(i64::MAX)
-                    .saturating_mul(1_000_000)
-                    + i64::from(nanos / 1_000)
-            },
-        );
-        Self {
-            upload_id,
-            received_micros,
-            received_from: principal.to_owned(),
-        }
-    }
-
-    /// The receive time.
-    pub fn received(&self) -> DateTime<Utc> {
-        DateTime::from_timestamp_micros(self.received_micros).unwrap_or_default()
-    }
-
-    /// The receive time in whole unix seconds.
-    pub fn received_seconds(&self) -> i64 {
-        self.received_micros.div_euclid(1_000_000)
-    }
-
-    /// The acceptance order of this write.
-    pub fn order(&self) -> Order {
-        Order(self.received_micros, self.upload_id)
-    }
-}
-
-/// Acceptance order: receive time in microseconds, then the upload id. Writes apply in this
-/// order whatever order consumers see them in. Stored as `[micros, "uuid"]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Order(pub i64, pub Uuid);
-
-impl Order {
-    /// The receive time.
-    pub fn received(&self) -> DateTime<Utc> {
-        DateTime::from_timestamp_micros(self.0).unwrap_or_default()
-    }
-}
-
-/// What a create upload carries (the first message type; see [`Write`] for all of them).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Operation {
-    /// Create the session, or replace it whole if its uuid exists in the project.
-    Create(Session),
-}
-
-/// Any write to a session. `Create` encodes exactly like [`Operation::Create`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Write {
-    /// Create the session, or replace it whole if its uuid exists in the project.
-    Create(Session),
-    /// Change only the given fields and points.
-    Update(Patch),
-    /// Soft-delete the session.
-    Delete {
-        /// The session.
-        uuid: SessionUuid,
-    },
-    /// Replace one point's attachment.
-    PutAttachment {
-        /// The session.
-        uuid: SessionUuid,
-        /// The point.
-        point: PointName,
-        /// The new file.
-        file: FileAttachment,
-    },
-    /// Remove one point's attachment.
-    DeleteAttachment {
-        /// The session.
-        uuid: SessionUuid,
-        /// The point.
-        point: PointName,
-    },
-}
-
-impl Write {
-    /// The session this write is about.
-    pub fn uuid(&self) -> &SessionUuid {
-        match self {
-            Self::Create(session) => &session.uuid,
-            Self::Update(patch) => &patch.uuid,
-            Self::Delete { uuid }
-            | Self::PutAttachment { uuid, .. }
-            | Self::DeleteAttachment { uuid, .. } => uuid,
-        }
-    }
-
-    /// The schema version a message carrying this write has.
-    pub fn schema_version(&self) -> u32 {
-        match self {
-            Self::Create(_) => SCHEMA_VERSION,
-            _ => WRITES_SCHEMA_VERSION,
-        }
-    }
-
-    /// Re-applies the session rules to a write that arrived from the queue.
-    pub fn check(&self, limits: &Limits) -> Result<(), FieldErrors> {
-        let (uuid, point, file) = match self {
-            Self::Create(session) => return session.check(limits),
-            Self::Update(patch) => return patch.check(limits),
-            Self::Delete { uuid } => (uuid, None, None),
-            Self::PutAttachment { uuid, point, file } => (uuid, Some(point), Some(file)),
-            Self::DeleteAttachment { uuid, point } => (uuid, Some(point), None),
-        };
-        let mut errors = FieldErrors::default();
-        if let Err(message) = SessionUuid::parse(uuid.as_str()) {
-            errors.add(field_name("uuid"), message);
-        }
-        if let Some(point) = point {
-            let field = point_field_name(point.as_str());
-            if let Err(message) = check_point_name(point) {
-                errors.add(field.clone(), message);
-            }
-            if let Some(Err(message)) = file.map(check_file) {
-                errors.add(field, message);
-            }
-        }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
-    }
-}
-
-/// One accepted write, as it travels on the queue. `Upload` alone is a create upload;
-/// `Upload<Write>` is any write.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Upload<Op = Operation> {
+pub struct Upload {
     /// Schema version of this body.
     pub version: u32,
     /// Project the upload belongs to.
@@ -193,7 +38,7 @@ pub struct Upload<Op = Operation> {
     /// The acceptance stamp.
     pub stamp: Stamp,
     /// What to do.
-    pub operation: Op,
+    pub operation: Write,
 }
 
 /// Why a message body could not be turned into an upload; such a message is dead-lettered.
@@ -215,54 +60,34 @@ pub enum WireError {
     BadEnvelope(&'static str),
 }
 
+/// The schema version a message carrying `write` has.
+pub fn schema_version(write: &Write) -> u32 {
+    match write {
+        Write::Create(_) => SCHEMA_VERSION,
+        _ => WRITES_SCHEMA_VERSION,
+    }
+}
+
 impl Upload {
-    /// A create upload of the current schema.
-    pub fn create(project_id: i64, stamp: Stamp, session: Session) -> Self {
-        Self {
-            version: SCHEMA_VERSION,
-            project_id,
-            stamp,
-            operation: Operation::Create(session),
-        }
-    }
-
-    /// The session this upload writes.
-    pub fn session(&self) -> &Session {
-        match &self.operation {
-            Operation::Create(session) => session,
-        }
-    }
-}
-
-impl<Op: Serialize> Upload<Op> {
-    /// Encodes the message body.
-    pub fn encode(&self) -> Vec<u8> {
-        // Serializing these plain structs into a Vec cannot fail.
-        rmp_serde::to_vec_named(self).unwrap_or_default()
-    }
-}
-
-impl From<Upload> for Upload<Write> {
-    fn from(upload: Upload) -> Self {
-        let Operation::Create(session) = upload.operation;
-        Self {
-            version: upload.version,
-            project_id: upload.project_id,
-            stamp: upload.stamp,
-            operation: Write::Create(session),
-        }
-    }
-}
-
-impl Upload<Write> {
     /// A message for any write, with the schema version its kind needs.
     pub fn write(project_id: i64, stamp: Stamp, write: Write) -> Self {
         Self {
-            version: write.schema_version(),
+            version: schema_version(&write),
             project_id,
             stamp,
             operation: write,
         }
+    }
+
+    /// A create message.
+    pub fn create(project_id: i64, stamp: Stamp, session: Session) -> Self {
+        Self::write(project_id, stamp, Write::Create(session))
+    }
+
+    /// Encodes the message body.
+    pub fn encode(&self) -> Vec<u8> {
+        // Serializing these plain structs into a Vec cannot fail.
+        rmp_serde::to_vec_named(self).unwrap_or_default()
     }
 
     /// Decodes a body of either schema version and re-checks every rule: messages also

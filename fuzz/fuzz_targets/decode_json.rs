@@ -2,15 +2,16 @@
 //! accepted survives the queue encoding unchanged.
 #![no_main]
 
+use intake::ordering::Stamp;
 use intake::session::Limits;
-use intake::wire::{Stamp, Upload, Write};
+use intake::wire::Upload;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|body: &[u8]| {
     if let Ok(raw) = intake::decode::json::decode(body) {
         if let Ok(session) = raw.parse(&Limits::default(), 1_000) {
-            let upload = Upload::<Write>::from(Upload::create(1, Stamp::now("fuzz"), session));
-            let decoded = Upload::<Write>::decode(&upload.encode(), &Limits::default());
+            let upload = Upload::create(1, Stamp::now("fuzz"), session);
+            let decoded = Upload::decode(&upload.encode(), &Limits::default());
             assert_eq!(decoded.ok(), Some(upload));
         }
     }

@@ -19,8 +19,9 @@ use tokio_util::sync::CancellationToken;
 use super::{Rate, Shape, sample_session};
 use crate::broker::{self, Publisher, ROUTING_KEY, publish_confirmed, upload_properties};
 use crate::config::Config;
+use crate::ordering::Stamp;
 use crate::session::Limits;
-use crate::wire::{Stamp, Upload};
+use crate::wire::Upload;
 
 /// Broker figures, all in messages per second.
 #[derive(Debug, Serialize)]

@@ -17,10 +17,11 @@ use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
 use super::{Rate, Shape, sample_session};
+use crate::ordering::Stamp;
 use crate::session::{PointValue, Session};
 use crate::store::write::{text_points, write_batch};
 use crate::store::{Store, admin};
-use crate::wire::{Stamp, Upload, Write};
+use crate::wire::Upload;
 
 /// Rows per second of each path.
 #[derive(Debug, Serialize)]
@@ -103,17 +104,21 @@ pub fn measure(
         .iter()
         .map(|session| Upload::create(raw_project, Stamp::now("bench"), session.clone()))
         .collect();
-    let raw_rows: Vec<RawRow<'_>> = raw_uploads.iter().map(RawRow::new).collect();
+    let raw_rows: Vec<RawRow<'_>> = raw_uploads
+        .iter()
+        .zip(&sessions)
+        .map(|(upload, session)| RawRow::new(upload, session))
+        .collect();
     let raw_chunks: Vec<&[RawRow<'_>]> = raw_rows.chunks(batch.max(1)).collect();
     let raw_upsert = in_parallel(store, &raw_chunks, workers, |conn, chunk| {
         raw_batch(conn, chunk).map_err(Into::into)
     })?;
 
-    let writes: Vec<Upload<Write>> = sessions
+    let writes: Vec<Upload> = sessions
         .into_iter()
-        .map(|session| Upload::create(write_project, Stamp::now("bench"), session).into())
+        .map(|session| Upload::create(write_project, Stamp::now("bench"), session))
         .collect();
-    let write_chunks: Vec<&[Upload<Write>]> = writes.chunks(batch.max(1)).collect();
+    let write_chunks: Vec<&[Upload]> = writes.chunks(batch.max(1)).collect();
     let cache = store.write_cache();
     let write_path = in_parallel(store, &write_chunks, workers, |conn, chunk| {
         write_batch(conn, chunk, &cache)
@@ -141,8 +146,7 @@ pub fn measure(
 }
 
 impl<'a> RawRow<'a> {
-    fn new(upload: &'a Upload) -> Self {
-        let session = upload.session();
+    fn new(upload: &'a Upload, session: &'a Session) -> Self {
         let digests = session
             .points
             .values()

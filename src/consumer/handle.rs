@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::session::Limits;
 use crate::store::write::{BatchOutcome, write_batch};
 use crate::store::{Store, StoreError};
-use crate::wire::{Upload, Write};
+use crate::wire::Upload;
 
 /// What became of one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +51,7 @@ pub async fn process(
     let mut uploads = Vec::with_capacity(bodies.len());
     let mut positions = Vec::with_capacity(bodies.len());
     for (position, body) in bodies.iter().enumerate() {
-        match Upload::<Write>::decode(body, limits) {
+        match Upload::decode(body, limits) {
             Ok(upload) => {
                 uploads.push(upload);
                 positions.push(position);
@@ -91,7 +91,7 @@ pub async fn process(
 fn apply(
     outcomes: &mut [Outcome],
     positions: &[usize],
-    uploads: &[Upload<Write>],
+    uploads: &[Upload],
     outcome: &BatchOutcome,
 ) {
     for &index in &outcome.stored {
@@ -107,7 +107,7 @@ fn apply(
 /// `Ok(Ok(_))` written, `Ok(Err(_))` a permanent failure, `Err(Stopped)` on shutdown.
 async fn write_retrying(
     store: &Store,
-    uploads: Arc<Vec<Upload<Write>>>,
+    uploads: Arc<Vec<Upload>>,
     retry: Retry,
     cancel: &CancellationToken,
 ) -> Result<Result<BatchOutcome, StoreError>, Stopped> {

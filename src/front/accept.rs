@@ -13,11 +13,12 @@ use super::AppState;
 use super::create::{UPLOAD_ID_HEADER, publish_result, read_session};
 use super::error::{ApiError, success};
 use super::read::session_not_found;
+use crate::ordering::Order;
+use crate::ordering::Touched;
 use crate::session::{RawSession, SessionUuid};
-use crate::store::merge::Touched;
 use crate::store::read::load_session;
 use crate::view::SessionView;
-use crate::wire::{Order, Upload, Write};
+use crate::wire::Upload;
 
 /// What a stored write answers with under `?wait=stored`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +69,7 @@ pub async fn within_read_timeout<T>(
 /// durable. Sheds load instead of queueing without bound: when `front.max_in_flight_publishes`
 /// publishes already wait for confirms, or the broker applies flow control, the client gets
 /// `503` with `Retry-After` at once.
-pub async fn publish<Op: Serialize>(state: &AppState, upload: &Upload<Op>) -> Result<(), ApiError> {
+pub async fn publish(state: &AppState, upload: &Upload) -> Result<(), ApiError> {
     let upload_id = upload.stamp.upload_id;
     let body = upload.encode();
     // Counted in KiB so that a semaphore's u32 permits cover any body the front accepts; an
@@ -108,7 +109,7 @@ pub async fn publish<Op: Serialize>(state: &AppState, upload: &Upload<Op>) -> Re
 /// `200` once it is stored.
 pub async fn accept(
     state: &AppState,
-    upload: Upload<Write>,
+    upload: Upload,
     accepted: impl Serialize,
     wait: bool,
     on_stored: OnStored,

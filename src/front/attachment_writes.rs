@@ -16,9 +16,11 @@ use super::error::ApiError;
 use super::params::{self, Query};
 use super::{AppState, parse_project_id};
 use crate::decode::multipart::stream_error;
+use crate::ordering::Stamp;
+use crate::session::write::Write;
 use crate::session::{FileAttachment, PointName, SessionUuid, check_file};
 use crate::store::read::has_attachment;
-use crate::wire::{Stamp, Upload, Write};
+use crate::wire::Upload;
 
 /// The multipart field that carries the file.
 pub const FIELD: &str = "attachment";

@@ -12,10 +12,11 @@ use super::params::Query;
 use super::{AppState, parse_project_id};
 use crate::broker::PublishError;
 use crate::decode::{self, BodyKind, MultipartLimits};
+use crate::ordering::Stamp;
+use crate::ordering::Touched;
 use crate::session::{RawSession, remember_file_digests};
-use crate::store::merge::Touched;
 use crate::view::SessionView;
-use crate::wire::{Stamp, Upload};
+use crate::wire::Upload;
 
 /// Header naming the upload id of an accepted upload.
 pub const UPLOAD_ID_HEADER: &str = "x-upload-id";

@@ -12,11 +12,13 @@ use super::accept::{self, OnStored};
 use super::error::ApiError;
 use super::params::{self, Query};
 use super::{AppState, parse_project_id};
+use crate::ordering::Stamp;
 use crate::session::encode_base64;
 use crate::session::patch::Patch;
+use crate::session::write::Write;
 use crate::session::{PointValue, SessionUuid, remember_file_digests};
 use crate::view::{PointView, SessionView, describe_file, rfc3339};
-use crate::wire::{Stamp, Upload, Write};
+use crate::wire::Upload;
 
 /// The parts of a request to one session every write route reads first.
 struct Target {

@@ -15,10 +15,10 @@ use std::time::Duration;
 use tokio::sync::{Notify, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use crate::ordering::Order;
+use crate::ordering::{Stamps, Touched};
 use crate::store::Store;
-use crate::store::merge::{Stamps, Touched};
 use crate::store::stamps::load_stamps;
-use crate::wire::Order;
 
 /// How often the waiting writes are checked.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(20);

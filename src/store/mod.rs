@@ -6,7 +6,6 @@ pub mod admin;
 mod attachments;
 pub mod devices;
 pub mod explain;
-pub mod merge;
 mod ops;
 pub mod read;
 pub mod schema;

@@ -17,11 +17,13 @@ use uuid::Uuid;
 use self::write_back::write_back;
 use super::StoreError;
 use super::attachments::{AttachmentColumns, insert_attachments};
-use super::merge::{Point, Stamps, State};
-use crate::wire::{Order, Upload, Write};
+use crate::ordering::Order;
+use crate::ordering::Stamps;
+use crate::ordering::merge::{Point, State};
+use crate::wire::Upload;
 
 /// Writes of one batch by session key, in batch positions.
-pub(super) type Pending<'a> = BTreeMap<(i64, &'a str), Vec<(usize, &'a Upload<Write>)>>;
+pub(super) type Pending<'a> = BTreeMap<(i64, &'a str), Vec<(usize, &'a Upload)>>;
 
 const ENSURE_ROWS: &str = "\
 INSERT INTO sessions (project_id, uuid, unit_id, created, saved, received, received_from,

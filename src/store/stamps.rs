@@ -6,9 +6,9 @@ use diesel::sql_types::{Array, BigInt, Bool, Jsonb, Text, Timestamptz};
 use uuid::Uuid;
 
 use super::StoreError;
-use super::merge::Stamps;
 use super::ops::corrupt;
-use crate::wire::Order;
+use crate::ordering::Order;
+use crate::ordering::Stamps;
 
 #[derive(QueryableByName)]
 struct StampRow {

@@ -20,8 +20,10 @@ use super::StoreError;
 use super::attachments::{AttachmentColumns, insert_attachments};
 use super::ops::{self, Pending};
 use super::seen::WriteCache;
+use crate::ordering::Order;
+use crate::session::write::Write;
 use crate::session::{PointValue, Session};
-use crate::wire::{Order, Upload, Write};
+use crate::wire::Upload;
 
 /// What one batch did, by position in the batch. Every other write was superseded: older
 /// than (or equal to) what its row already holds, as redeliveries and replays are.
@@ -98,12 +100,12 @@ struct ProjectRow {
 type Key<'a> = (i64, &'a str);
 
 /// The newest create of each session key in a batch: its position, message and session.
-type Creates<'a> = BTreeMap<Key<'a>, (usize, &'a Upload<Write>, &'a Session)>;
+type Creates<'a> = BTreeMap<Key<'a>, (usize, &'a Upload, &'a Session)>;
 
 /// Writes a batch of checked writes in one transaction.
 pub fn write_batch(
     conn: &mut PgConnection,
-    uploads: &[Upload<Write>],
+    uploads: &[Upload],
     cache: &WriteCache,
 ) -> Result<BatchOutcome, StoreError> {
     let mut known = HashSet::new();
@@ -162,7 +164,7 @@ fn unix(seconds: i64) -> DateTime<Utc> {
 /// The batch's projects that exist; only ids this process has not seen before are asked.
 fn known_projects(
     conn: &mut PgConnection,
-    uploads: &[Upload<Write>],
+    uploads: &[Upload],
     cache: &WriteCache,
 ) -> Result<HashSet<i64>, StoreError> {
     let mut ids: Vec<i64> = uploads.iter().map(|upload| upload.project_id).collect();
@@ -200,7 +202,7 @@ fn upsert_sessions<'a>(
     if creates.is_empty() {
         return Ok(BTreeMap::new());
     }
-    let uploads: Vec<&Upload<Write>> = creates.values().map(|(_, upload, _)| *upload).collect();
+    let uploads: Vec<&Upload> = creates.values().map(|(_, upload, _)| *upload).collect();
     let sessions: Vec<&Session> = creates.values().map(|(_, _, session)| *session).collect();
     let orders: Vec<Order> = uploads.iter().map(|u| u.stamp.order()).collect();
     let rows: Vec<WrittenRow> = diesel::sql_query(UPSERT_SESSIONS)
@@ -321,7 +323,7 @@ type Sighting = (DateTime<Utc>, DateTime<Utc>);
 /// Upserts the earliest and latest sighting of each device in the batch.
 fn record_devices(
     conn: &mut PgConnection,
-    uploads: &[Upload<Write>],
+    uploads: &[Upload],
     known: &HashSet<i64>,
 ) -> Result<(), StoreError> {
     // Earliest and latest receive time per device: batching must not move `first_seen`.

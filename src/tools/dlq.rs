@@ -13,7 +13,7 @@ use super::dlq_browse::Browser;
 pub use super::dlq_show::{DlqMessage, SessionSummary, show};
 use crate::broker::REASON_HEADER;
 use crate::config::BrokerConfig;
-use crate::wire::{PROJECT_HEADER, Upload, Write};
+use crate::wire::{PROJECT_HEADER, Upload};
 
 /// One dead letter, as `list` shows it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -38,7 +38,7 @@ impl DlqEntry {
     /// Reads what an operator needs to decide from a delivery.
     pub fn from_delivery(delivery: &Delivery) -> Self {
         let properties = &delivery.properties;
-        let upload: Option<Upload<Write>> = rmp_serde::from_slice(&delivery.data).ok();
+        let upload: Option<Upload> = rmp_serde::from_slice(&delivery.data).ok();
         let timestamp = *properties.timestamp();
         Self {
             upload_id: properties.message_id().as_ref().map(ToString::to_string),

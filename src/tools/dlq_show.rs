@@ -12,9 +12,10 @@ use super::ToolError;
 use super::dlq::DlqEntry;
 use super::dlq_browse::Browser;
 use crate::config::BrokerConfig;
+use crate::session::write::Write;
 use crate::session::{FileAttachment, Limits, PointName, PointValue};
 use crate::view::rfc3339;
-use crate::wire::{Upload, Write};
+use crate::wire::Upload;
 
 /// One dead letter in detail.
 #[derive(Debug, Clone, Serialize)]
@@ -75,7 +76,7 @@ fn describe_file(name: &str, file: &FileAttachment) -> String {
 }
 
 impl SessionSummary {
-    fn of(upload: &Upload<Write>) -> Self {
+    fn of(upload: &Upload) -> Self {
         let describe_all = |points: &BTreeMap<PointName, PointValue>| {
             points
                 .iter()
@@ -221,7 +222,7 @@ fn describe(
                 .collect()
         })
         .unwrap_or_default();
-    let upload: Option<Upload<Write>> = rmp_serde::from_slice(&delivery.data).ok();
+    let upload: Option<Upload> = rmp_serde::from_slice(&delivery.data).ok();
     let body_error = Upload::decode(&delivery.data, limits)
         .err()
         .map(|error| error.to_string());

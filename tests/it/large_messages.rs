@@ -8,8 +8,9 @@ use crate::common;
 use std::time::Duration;
 
 use common::{TestApp, eventually};
+use intake::ordering::Stamp;
 use intake::session::Session;
-use intake::wire::{Stamp, Upload};
+use intake::wire::Upload;
 use serde_json::json;
 
 /// Version `version` of session `uuid` with a `blob` of `size` bytes derived from both.

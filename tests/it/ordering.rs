@@ -8,8 +8,10 @@ use std::time::Duration;
 
 use common::{TestApp, eventually, raw_channel};
 use intake::broker::{ROUTING_KEY, publish_confirmed, upload_properties};
+use intake::ordering::Stamp;
 use intake::session::Session;
-use intake::wire::{Stamp, Upload};
+use intake::session::write::Write;
+use intake::wire::Upload;
 use lapin::options::BasicGetOptions;
 use serde_json::json;
 
@@ -132,7 +134,9 @@ async fn unstorable_messages_go_to_the_dead_letter_queue_with_a_reason() {
     let base = chrono::Utc::now().timestamp_micros();
     let (conn, channel) = raw_channel(&app.config).await;
     let mut invalid = version(app.project_id, "bad", 1, base);
-    let intake::wire::Operation::Create(session) = &mut invalid.operation;
+    let Write::Create(session) = &mut invalid.operation else {
+        unreachable!("a create")
+    };
     *session = serde_json::from_value(json!({
         "uuid": "bad", "unit_id": "", "created": 0, "saved": 0, "points": {}
     }))

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use common::ops::{Clock, create, file, publish, settle, update, uuid};
 use common::{TestApp, eventually};
+use intake::session::write::Write;
 use intake::session::{PointName, PointValue};
-use intake::wire::Write;
 use md5::{Digest as _, Md5};
 use serde_json::{Value, json};
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::ops::{Clock, create, file, placeholders, publish, read_when, settle, update, uuid};
 use common::{TestApp, eventually};
 use intake::session::PointName;
-use intake::wire::Write;
+use intake::session::write::Write;
 use serde_json::json;
 
 #[tokio::test]

@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use common::{TestApp, eventually};
 use diesel::prelude::*;
+use intake::ordering::Stamp;
 use intake::session::Session;
 use intake::tools::ToolError;
 use intake::tools::dlq::{self, DlqEntry, Filter};
-use intake::wire::{Stamp, Upload};
+use intake::wire::Upload;
 use serde_json::json;
 
 fn upload(project_id: i64, uuid: &str) -> Upload {

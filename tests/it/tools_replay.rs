@@ -10,9 +10,11 @@ use std::time::Duration;
 
 use common::{TestApp, eventually};
 use diesel::prelude::*;
+use intake::ordering::Stamp;
 use intake::session::Session;
+use intake::session::write::Write;
 use intake::tools::replay::{self, BrokerReplayOptions, HttpReplayOptions, ReplayReport};
-use intake::wire::{Stamp, Upload};
+use intake::wire::Upload;
 use serde_json::json;
 
 /// A directory of the test's own, removed on drop.
@@ -122,7 +124,7 @@ async fn a_message_archive_replayed_twice_leaves_the_database_unchanged() {
     assert_eq!(first.failed_total(), 0, "{first}");
     drain(&app, "sentinel-1").await;
     for new in &newest {
-        let stored = app.stored_now(new.session().uuid.as_str()).await.unwrap();
+        let stored = app.stored_now(new.uuid().as_str()).await.unwrap();
         assert_eq!(stored.upload_id, new.stamp.upload_id);
         assert_eq!(stored.unit_id, "unit-2");
         assert_eq!(stored.received_from, "archived-device");
@@ -160,7 +162,9 @@ async fn a_dry_run_checks_every_message_and_publishes_nothing() {
     std::fs::write(archive.0.join("1.msgpack"), good.encode()).unwrap();
     std::fs::write(archive.0.join("2.msgpack"), b"garbage").unwrap();
     let mut invalid = upload(app.project_id, "bad", 1);
-    let intake::wire::Operation::Create(session) = &mut invalid.operation;
+    let Write::Create(session) = &mut invalid.operation else {
+        unreachable!("a create")
+    };
     session.unit_id = serde_json::from_value(json!("")).unwrap();
     std::fs::write(archive.0.join("3.msgpack"), invalid.encode()).unwrap();
 

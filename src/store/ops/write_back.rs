@@ -6,8 +6,8 @@ use diesel::sql_types::{Array, BigInt, Bool, Integer, Jsonb, Nullable, Text, Tim
 use uuid::Uuid;
 
 use super::{Row, corrupt};
+use crate::ordering::merge::{Point, State};
 use crate::store::StoreError;
-use crate::store::merge::{Point, State};
 
 const WRITE_BACK: &str = "\
 UPDATE sessions AS s SET

@@ -591,10 +591,7 @@ impl TestApp {
 
 /// Publishes uploads straight to the test's exchange, confirmed, skipping the front (as
 /// replays and other publishers do).
-pub async fn publish_uploads<Op: serde::Serialize>(
-    app: &TestApp,
-    uploads: &[&intake::wire::Upload<Op>],
-) {
+pub async fn publish_uploads(app: &TestApp, uploads: &[&intake::wire::Upload]) {
     let (conn, channel) = raw_channel(&app.config).await;
     for upload in uploads {
         broker::publish_confirmed(
@@ -602,7 +599,7 @@ pub async fn publish_uploads<Op: serde::Serialize>(
             &app.config.broker.exchange,
             broker::ROUTING_KEY,
             &upload.encode(),
-            broker::upload_properties(*upload),
+            broker::upload_properties(upload),
         )
         .await
         .unwrap();

@@ -3,9 +3,11 @@
 
 use std::time::Duration;
 
+use intake::ordering::Stamp;
 use intake::session::patch::Patch;
+use intake::session::write::Write;
 use intake::session::{FileAttachment, SessionUuid};
-use intake::wire::{Stamp, Upload, Write};
+use intake::wire::Upload;
 use serde_json::{Value, json};
 
 use super::{TestApp, eventually};
@@ -17,7 +19,7 @@ pub struct Clock {
 }
 
 impl Clock {
-    pub fn at(&self, at: i64, write: Write) -> Upload<Write> {
+    pub fn at(&self, at: i64, write: Write) -> Upload {
         let stamp = Stamp {
             upload_id: uuid::Uuid::now_v7(),
             received_micros: self.base + at,
@@ -57,7 +59,7 @@ pub fn file(bytes: &[u8]) -> FileAttachment {
     }
 }
 
-pub async fn publish(app: &TestApp, uploads: &[&Upload<Write>]) {
+pub async fn publish(app: &TestApp, uploads: &[&Upload]) {
     super::publish_uploads(app, uploads).await;
 }
 

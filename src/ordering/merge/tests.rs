@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 
 use super::*;
+use crate::ordering::Touched;
 use crate::session::patch::Patch;
 use crate::session::{FileAttachment, PointName, Session, SessionUuid, UnitId};
 
