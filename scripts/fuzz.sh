@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 seconds=${FUZZ_SECONDS:-60}
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
-targets=(decode_json decode_form decode_multipart decode_message)
+targets=(decode_json decode_form decode_multipart decode_attachment decode_message)
 report=$(mktemp)
 printf '| target | seconds | executions | crashes |\n|---|---|---|---|\n' >"$report"
 status=0

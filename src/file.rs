@@ -3,8 +3,6 @@
 use md5::{Digest as _, Md5};
 use serde::{Deserialize, Serialize};
 
-use crate::session::PointValue;
-
 /// A file uploaded as a multipart part.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileAttachment {
@@ -68,25 +66,26 @@ impl Attachment<'_> {
     }
 }
 
-impl PointValue {
-    /// The point as an attachment; `None` for text.
-    pub fn attachment(&self) -> Option<Attachment<'_>> {
-        match self {
-            PointValue::Text(_) => None,
-            PointValue::Raw(bytes) => Some(Attachment {
-                embedded: true,
-                filename: None,
-                content_type: "application/octet-stream",
-                bytes,
-                carried_md5: None,
-            }),
-            PointValue::File(file) => Some(Attachment {
-                embedded: false,
-                filename: file.filename.as_deref(),
-                content_type: &file.content_type,
-                bytes: &file.bytes,
-                carried_md5: file.md5,
-            }),
+impl<'a> Attachment<'a> {
+    /// An embedded `rawData` value, already decoded.
+    pub fn embedded(bytes: &'a [u8]) -> Self {
+        Self {
+            embedded: true,
+            filename: None,
+            content_type: "application/octet-stream",
+            bytes,
+            carried_md5: None,
+        }
+    }
+
+    /// A file, with the digest it carries.
+    pub fn file(file: &'a FileAttachment) -> Self {
+        Self {
+            embedded: false,
+            filename: file.filename.as_deref(),
+            content_type: &file.content_type,
+            bytes: &file.bytes,
+            carried_md5: file.md5,
         }
     }
 }

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::file::Attachment;
 pub use crate::file::FileAttachment;
 
 use base64::Engine as _;
@@ -232,6 +233,17 @@ pub enum PointValue {
     Raw(#[serde(with = "serde_bytes")] Vec<u8>),
     /// A multipart file.
     File(FileAttachment),
+}
+
+impl PointValue {
+    /// The point as an `attachments` row stores it; `None` for text.
+    pub fn attachment(&self) -> Option<Attachment<'_>> {
+        match self {
+            Self::Text(_) => None,
+            Self::Raw(bytes) => Some(Attachment::embedded(bytes)),
+            Self::File(file) => Some(Attachment::file(file)),
+        }
+    }
 }
 
 /// A point value as a decoder found it, before the rules apply.

@@ -1,5 +1,9 @@
-//! Tracing set-up, in one place for every binary (and a quiet variant for tests).
+//! Tracing set-up, in one place for every binary (and a quiet variant for tests), the
+//! Prometheus exporter every process serves on `/metrics`, and how a binary reports a
+//! failed run.
 
+use axum::http::header;
+use axum::response::IntoResponse;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogConfig, LogFormat};
@@ -19,7 +23,7 @@ pub fn init(config: &LogConfig) {
 
 /// Prints a failed command's error chain on one line (no backtrace: this is for operators)
 /// and turns the result into the process exit code.
-pub fn exit_code(result: anyhow::Result<()>) -> std::process::ExitCode {
+pub fn exit_code_reporting_errors(result: anyhow::Result<()>) -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
@@ -98,4 +102,12 @@ fn spawn_upkeep(handle: metrics_exporter_prometheus::PrometheusHandle) {
 /// Renders every metric in the Prometheus text format.
 pub fn render_metrics() -> String {
     metrics_handle().render()
+}
+
+/// `GET /metrics`, on the front and on the consumer: the Prometheus text format.
+pub async fn metrics_route() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        render_metrics(),
+    )
 }

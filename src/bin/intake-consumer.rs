@@ -4,9 +4,13 @@ use intake::config::Config;
 use intake::store::Store;
 use tokio_util::sync::CancellationToken;
 
+/// The same allocator as intake-front, for the same reasons (docs/PERFORMANCE.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    intake::telemetry::exit_code(run().await)
+    intake::telemetry::exit_code_reporting_errors(run().await)
 }
 
 async fn run() -> anyhow::Result<()> {

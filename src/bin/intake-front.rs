@@ -5,9 +5,16 @@ use intake::config::Config;
 use intake::front::Front;
 use intake::store::Store;
 
+/// glibc malloc took about a sixth of the front's and the consumer's CPU under load, and kept
+/// freed peaks as RSS; mimalloc is faster for these many small, short-lived allocations and
+/// gives memory back (docs/PERFORMANCE.md). Set here, not in the library, so tests, fuzz
+/// targets and benches keep the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    intake::telemetry::exit_code(run().await)
+    intake::telemetry::exit_code_reporting_errors(run().await)
 }
 
 async fn run() -> anyhow::Result<()> {

@@ -114,7 +114,7 @@ async fn write_retrying(
     let mut delay = retry.initial;
     loop {
         let batch = Arc::clone(&uploads);
-        let cache = store.write_cache();
+        let cache = store.known_projects();
         match store
             .run(move |conn| write_batch(conn, &batch, &cache))
             .await

@@ -10,7 +10,7 @@ use axum::routing::get;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::front::observe::metrics_text;
+use crate::telemetry::metrics_route;
 
 /// Whether the consumer currently has a broker connection and consumers running.
 #[derive(Debug, Default)]
@@ -39,7 +39,7 @@ async fn readyz(State(ready): State<Arc<Readiness>>) -> (StatusCode, &'static st
 /// must never stop uploads from being stored.
 pub async fn serve(config: &Config, ready: Arc<Readiness>, cancel: CancellationToken) {
     let app = Router::new()
-        .route("/metrics", get(metrics_text))
+        .route("/metrics", get(metrics_route))
         .route("/healthz", get(|| async { "alive" }))
         .route("/readyz", get(readyz))
         .with_state(ready);

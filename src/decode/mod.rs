@@ -4,16 +4,19 @@
 //! binary); every rule about the values lives in [`crate::session`], so JSON, urlencoded and
 //! multipart uploads are judged identically.
 
+pub mod attachment;
+pub mod body;
 mod collect;
 pub mod form;
 pub mod json;
 pub mod multipart;
 mod path;
 
+pub use body::{BodyHeaders, read_session};
 pub use multipart::MultipartLimits;
 pub use path::{FieldPath, classify};
 
-/// The body encodings the create route accepts, so the handler can pick a decoder.
+/// The body encodings of a session (create or update), so the right decoder is picked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BodyKind {
     /// `application/json`.
@@ -101,6 +104,8 @@ fn boundary_parameter(parameter: &str) -> Option<String> {
     Some(unquoted.to_owned())
 }
 
+#[cfg(test)]
+mod attachment_tests;
 #[cfg(test)]
 mod equivalence_tests;
 #[cfg(test)]

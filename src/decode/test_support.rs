@@ -123,3 +123,25 @@ pub fn decode_stream(
         .unwrap()
         .block_on(multipart::decode(stream, boundary.to_owned(), limits))
 }
+
+/// A request body delivered in `chunk`-byte pieces, as a client's stream arrives.
+pub fn chunked_body(
+    bytes: &[u8],
+    chunk: usize,
+) -> http_body_util::StreamBody<
+    impl futures_util::Stream<Item = Result<hyper::body::Frame<Bytes>, std::io::Error>> + use<>,
+> {
+    let frames: Vec<Result<hyper::body::Frame<Bytes>, std::io::Error>> = bytes
+        .chunks(chunk.max(1))
+        .map(|piece| Ok(hyper::body::Frame::data(Bytes::copy_from_slice(piece))))
+        .collect();
+    http_body_util::StreamBody::new(futures_util::stream::iter(frames))
+}
+
+/// Runs a decoder's future to completion.
+pub fn block_on<T>(future: impl Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(future)
+}

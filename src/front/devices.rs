@@ -5,14 +5,13 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::error::{ApiError, success};
 use super::params;
 use super::{AppState, parse_project_id};
 use crate::store::devices::{Device, load_devices};
-use crate::view::rfc3339;
+use crate::view::{FirstSeen, LastSeen, Time};
 
 /// A device in a response: times as RFC 3339 beside unix seconds, like sessions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -21,26 +20,21 @@ pub struct DeviceView {
     pub project_id: i64,
     /// The device's unit id.
     pub unit_id: String,
-    /// Receive time of its first session, RFC 3339 UTC.
-    pub first_seen: String,
-    /// Receive time of its first session, unix seconds.
-    pub first_seen_timestamp: i64,
-    /// Receive time of its latest session, RFC 3339 UTC.
-    pub last_seen: String,
-    /// Receive time of its latest session, unix seconds.
-    pub last_seen_timestamp: i64,
+    /// Receive time of its first session.
+    #[serde(flatten)]
+    pub first_seen: Time<FirstSeen>,
+    /// Receive time of its latest session.
+    #[serde(flatten)]
+    pub last_seen: Time<LastSeen>,
 }
 
 impl From<Device> for DeviceView {
     fn from(device: Device) -> Self {
-        let seconds = |time: DateTime<Utc>| time.timestamp();
         Self {
             project_id: device.project_id,
             unit_id: device.unit_id,
-            first_seen: rfc3339(seconds(device.first_seen)),
-            first_seen_timestamp: seconds(device.first_seen),
-            last_seen: rfc3339(seconds(device.last_seen)),
-            last_seen_timestamp: seconds(device.last_seen),
+            first_seen: Time::at(device.first_seen),
+            last_seen: Time::at(device.last_seen),
         }
     }
 }

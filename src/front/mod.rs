@@ -1,6 +1,5 @@
 //! The HTTP front: axum router, shared state, startup and graceful shutdown.
 
-pub mod accept;
 pub mod attachment_writes;
 pub mod attachments;
 pub mod auth_cache;
@@ -14,6 +13,7 @@ pub mod routes;
 pub mod serve;
 pub mod update;
 pub mod wait;
+pub mod write_path;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -80,7 +80,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api)
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(observe::metrics_text))
+        .route("/metrics", get(crate::telemetry::metrics_route))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(observe::record))

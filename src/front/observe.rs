@@ -1,9 +1,8 @@
-//! Request metrics and the `/metrics` route.
+//! Request metrics: every request counted by route, method and status, and timed.
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::header;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 /// Counts every request by route, method and status, and times it.
 pub async fn record(request: Request, next: Next) -> Response {
@@ -20,12 +19,4 @@ pub async fn record(request: Request, next: Next) -> Response {
     metrics::histogram!("intake_http_request_duration_seconds", "route" => route)
         .record(started.elapsed().as_secs_f64());
     response
-}
-
-/// `GET /metrics`: the Prometheus text format.
-pub async fn metrics_text() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        crate::telemetry::render_metrics(),
-    )
 }

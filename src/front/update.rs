@@ -8,28 +8,23 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 
-use super::accept::{self, OnStored};
 use super::error::ApiError;
 use super::params::{self, Query};
+use super::write_path::{self, OnStored, WriteRequest};
 use super::{AppState, parse_project_id};
-use crate::ordering::Stamp;
-use crate::session::encode_base64;
 use crate::session::patch::Patch;
 use crate::session::write::Write;
-use crate::session::{PointValue, SessionUuid, remember_file_digests};
-use crate::view::{PointView, SessionView, describe_file, rfc3339};
-use crate::wire::Upload;
+use crate::session::{SessionUuid, remember_file_digests};
+use crate::view::{PointView, SessionView, Time};
 
-/// The parts of a request to one session every write route reads first.
+/// The parts of a request to one session both routes read first.
 struct Target {
-    project_id: i64,
-    principal: String,
+    request: WriteRequest,
     uuid: SessionUuid,
     include_deleted: bool,
-    wait: bool,
 }
 
-async fn target(
+fn target(
     state: &AppState,
     path: Result<Path<(String, String)>, PathRejection>,
     query: Option<&str>,
@@ -37,15 +32,11 @@ async fn target(
 ) -> Result<Target, ApiError> {
     let (project, uuid) = params::path(path)?;
     let project_id = parse_project_id(&project)?;
-    let principal = params::authorize(state, headers, project_id)?;
-    let uuid = params::uuid(&uuid)?;
     let query = Query::parse(query);
     Ok(Target {
-        project_id,
-        principal,
-        uuid,
+        request: WriteRequest::authorize(state, headers, project_id, &query)?,
+        uuid: params::uuid(&uuid)?,
         include_deleted: query.flag("deleted")?,
-        wait: query.wait_stored()?,
     })
 }
 
@@ -58,23 +49,23 @@ pub async fn update_session(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let target = target(&state, path, query.as_deref(), &headers).await?;
-    let current = accept::existing(
-        &state,
-        target.project_id,
-        &target.uuid,
-        target.include_deleted,
-    )
-    .await?;
-    let raw = accept::read_raw_session(&state, &headers, body).await?;
-    let stamp = Stamp::now(&target.principal);
+    let Target {
+        request,
+        uuid,
+        include_deleted,
+    } = target(&state, path, query.as_deref(), &headers)?;
+    let current = write_path::existing(&state, request.project_id, &uuid, include_deleted).await?;
+    let raw = write_path::read_session(&state, &headers, body).await?;
+    let stamp = request.stamp();
     let mut patch = raw
-        .parse_patch(&target.uuid, &state.config.limits, stamp.received_seconds())
+        .parse_patch(&uuid, &state.config.limits, stamp.received_seconds())
         .map_err(ApiError::invalid)?;
     remember_file_digests(&mut patch.points);
     let predicted = updated(current, &patch);
-    let upload = Upload::write(target.project_id, stamp, Write::Update(patch));
-    accept::accept(&state, upload, predicted, target.wait, OnStored::Session).await
+    let write = Write::Update(patch);
+    request
+        .accept(&state, stamp, write, predicted, OnStored::Session)
+        .await
 }
 
 /// Soft-deletes the session (`is_deleted` true, data kept); `404` if it does not exist.
@@ -84,21 +75,24 @@ pub async fn delete_session(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let target = target(&state, path, query.as_deref(), &headers).await?;
-    let mut predicted = accept::existing(
-        &state,
-        target.project_id,
-        &target.uuid,
-        target.include_deleted,
-    )
-    .await?;
+    let Target {
+        request,
+        uuid,
+        include_deleted,
+    } = target(&state, path, query.as_deref(), &headers)?;
+    let mut predicted =
+        write_path::existing(&state, request.project_id, &uuid, include_deleted).await?;
     predicted.is_deleted = true;
-    let stamp = Stamp::now(&target.principal);
-    let write = Write::Delete {
-        uuid: target.uuid.clone(),
-    };
-    let upload = Upload::write(target.project_id, stamp, write);
-    accept::accept(&state, upload, predicted, target.wait, OnStored::Session).await
+    let stamp = request.stamp();
+    request
+        .accept(
+            &state,
+            stamp,
+            Write::Delete { uuid },
+            predicted,
+            OnStored::Session,
+        )
+        .await
 }
 
 /// The session as it will read once the update is applied (unless another write overtakes
@@ -108,20 +102,12 @@ fn updated(mut view: SessionView, patch: &Patch) -> SessionView {
         unit_id.as_str().clone_into(&mut view.unit_id);
     }
     if let Some(created) = patch.created {
-        view.created = rfc3339(created);
-        view.created_timestamp = created;
+        view.created = Time::from_seconds(created);
     }
-    view.saved = rfc3339(patch.saved);
-    view.saved_timestamp = patch.saved;
+    view.saved = Time::from_seconds(patch.saved);
     for (name, value) in &patch.points {
-        let point = match value {
-            PointValue::Text(text) => PointView::Text(text.clone()),
-            PointValue::Raw(bytes) => PointView::Raw {
-                raw_data: encode_base64(bytes),
-            },
-            PointValue::File(file) => describe_file(file),
-        };
-        view.data.insert(name.as_str().to_owned(), point);
+        view.data
+            .insert(name.as_str().to_owned(), PointView::from(value));
     }
     view
 }

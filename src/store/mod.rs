@@ -6,11 +6,12 @@ pub mod admin;
 mod attachments;
 pub mod devices;
 pub mod explain;
-mod ops;
+pub mod known_projects;
+mod merge_path;
 pub mod read;
 pub mod schema;
-pub mod seen;
 pub mod stamps;
+pub mod versions;
 pub mod write;
 
 use std::time::Duration;
@@ -99,7 +100,7 @@ impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for SessionSettings 
 #[derive(Clone)]
 pub struct Store {
     pool: Pool<ConnectionManager<PgConnection>>,
-    cache: std::sync::Arc<seen::WriteCache>,
+    known_projects: std::sync::Arc<known_projects::KnownProjects>,
 }
 
 impl Store {
@@ -118,13 +119,13 @@ impl Store {
             .build_unchecked(manager);
         Self {
             pool,
-            cache: std::sync::Arc::default(),
+            known_projects: std::sync::Arc::default(),
         }
     }
 
-    /// What this process already wrote to this database (see [`seen`]).
-    pub fn write_cache(&self) -> std::sync::Arc<seen::WriteCache> {
-        std::sync::Arc::clone(&self.cache)
+    /// The projects this process already found in this database (see [`known_projects`]).
+    pub fn known_projects(&self) -> std::sync::Arc<known_projects::KnownProjects> {
+        std::sync::Arc::clone(&self.known_projects)
     }
 
     /// A connection from the pool (blocking).

@@ -14,7 +14,7 @@ use diesel::sql_types::{BigInt, Bool, Timestamptz};
 use super::StoreError;
 use super::schema::{attachments, sessions};
 use crate::session::encode_base64;
-use crate::view::{PointView, SessionView, rfc3339};
+use crate::view::{PointView, SessionView, Time};
 
 /// The session columns a read shows.
 #[derive(Debug, Queryable, Selectable)]
@@ -309,16 +309,12 @@ fn view(row: SessionRow, metas: Vec<AttachmentMeta>) -> SessionView {
         };
         data.insert(meta.point, point);
     }
-    let seconds = |time: DateTime<Utc>| time.timestamp();
     SessionView {
         uuid: row.uuid,
         unit_id: row.unit_id,
-        created: rfc3339(seconds(row.created)),
-        created_timestamp: seconds(row.created),
-        saved: rfc3339(seconds(row.saved)),
-        saved_timestamp: seconds(row.saved),
-        received: rfc3339(seconds(row.received)),
-        received_timestamp: seconds(row.received),
+        created: Time::at(row.created),
+        saved: Time::at(row.saved),
+        received: Time::at(row.received),
         received_from: row.received_from,
         is_deleted: row.is_deleted,
         data,

@@ -1,14 +1,50 @@
-//! The stamps of sessions, read for the front's read-your-write waits (`?wait=stored`).
+//! The stamps of stored sessions: the columns that hold them, and the read behind the
+//! front's read-your-write waits (`?wait=stored`).
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel::result::Error as DieselError;
 use diesel::sql_types::{Array, BigInt, Bool, Jsonb, Text, Timestamptz};
 use uuid::Uuid;
 
 use super::StoreError;
-use super::ops::corrupt;
-use crate::ordering::Order;
-use crate::ordering::Stamps;
+use crate::ordering::{Order, Stamps};
+
+/// A stamp column that does not parse: a bug or a hand edit, never a transient failure.
+pub(super) fn corrupt(what: &str, error: serde_json::Error) -> StoreError {
+    StoreError::Query(DieselError::DeserializationError(
+        format!("{what}: {error}").into(),
+    ))
+}
+
+/// The columns that hold a row's stamps; embedded in every row type that needs them.
+#[derive(QueryableByName)]
+pub(super) struct StampColumns {
+    #[diesel(sql_type = Bool)]
+    pub(super) placeholder: bool,
+    #[diesel(sql_type = Timestamptz)]
+    pub(super) received: DateTime<Utc>,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub(super) upload_id: Uuid,
+    #[diesel(sql_type = Jsonb)]
+    field_stamps: serde_json::Value,
+    #[diesel(sql_type = Jsonb)]
+    point_stamps: serde_json::Value,
+}
+
+impl StampColumns {
+    /// The stamps these columns hold (the create order is meaningless for a placeholder).
+    pub(super) fn stamps(&self) -> Result<Stamps, StoreError> {
+        let create = Order(self.received.timestamp_micros(), self.upload_id);
+        Stamps::from_columns(
+            self.placeholder,
+            create,
+            &self.field_stamps,
+            &self.point_stamps,
+        )
+        .map_err(|error| corrupt("stamps", error))
+    }
+}
 
 #[derive(QueryableByName)]
 struct StampRow {
@@ -16,16 +52,8 @@ struct StampRow {
     project_id: i64,
     #[diesel(sql_type = Text)]
     uuid: String,
-    #[diesel(sql_type = Bool)]
-    placeholder: bool,
-    #[diesel(sql_type = Timestamptz)]
-    received: DateTime<Utc>,
-    #[diesel(sql_type = diesel::sql_types::Uuid)]
-    upload_id: Uuid,
-    #[diesel(sql_type = Jsonb)]
-    field_stamps: serde_json::Value,
-    #[diesel(sql_type = Jsonb)]
-    point_stamps: serde_json::Value,
+    #[diesel(embed)]
+    columns: StampColumns,
 }
 
 /// A session key: project id and uuid.
@@ -52,16 +80,6 @@ pub fn load_stamps(
     .bind::<Array<Text>, _>(uuids)
     .load(conn)?;
     rows.into_iter()
-        .map(|row| {
-            let create = Order(row.received.timestamp_micros(), row.upload_id);
-            let stamps = Stamps::from_columns(
-                row.placeholder,
-                create,
-                &row.field_stamps,
-                &row.point_stamps,
-            )
-            .map_err(|error| corrupt("stamps", error))?;
-            Ok(((row.project_id, row.uuid), stamps))
-        })
+        .map(|row| Ok(((row.project_id, row.uuid), row.columns.stamps()?)))
         .collect()
 }

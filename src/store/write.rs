@@ -7,7 +7,7 @@
 //! Creates take the fast path below: one conditional upsert for the whole batch, which
 //! replaces rows that carry no stamps of later writes. Everything else — updates, deletes,
 //! attachment changes, and creates meeting a row that such writes touched (or a
-//! placeholder) — goes through [`super::ops`], which merges field by field in acceptance
+//! placeholder) — goes through [`super::merge_path`], which merges field by field in acceptance
 //! order (docs/ORDERING.md).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -18,8 +18,8 @@ use diesel::sql_types::{Array, BigInt, Integer, Jsonb, Nullable, Text, Timestamp
 
 use super::StoreError;
 use super::attachments::{AttachmentColumns, insert_attachments};
-use super::ops::{self, Pending};
-use super::seen::WriteCache;
+use super::known_projects::KnownProjects;
+use super::merge_path::{self, Pending};
 use crate::ordering::Order;
 use crate::session::write::Write;
 use crate::session::{PointValue, Session};
@@ -106,7 +106,7 @@ type Creates<'a> = BTreeMap<Key<'a>, (usize, &'a Upload, &'a Session)>;
 pub fn write_batch(
     conn: &mut PgConnection,
     uploads: &[Upload],
-    cache: &WriteCache,
+    cache: &KnownProjects,
 ) -> Result<BatchOutcome, StoreError> {
     let mut known = HashSet::new();
     let outcome = conn.transaction(|conn| {
@@ -147,7 +147,7 @@ pub fn write_batch(
                 pending.entry(*key).or_default().push((*position, upload));
             }
         }
-        outcome.stored.extend(ops::apply(conn, &pending)?);
+        outcome.stored.extend(merge_path::apply(conn, &pending)?);
         outcome.stored.sort_unstable();
         record_devices(conn, uploads, &known)?;
         Ok::<_, StoreError>(outcome)
@@ -165,7 +165,7 @@ fn unix(seconds: i64) -> DateTime<Utc> {
 fn known_projects(
     conn: &mut PgConnection,
     uploads: &[Upload],
-    cache: &WriteCache,
+    cache: &KnownProjects,
 ) -> Result<HashSet<i64>, StoreError> {
     let mut ids: Vec<i64> = uploads.iter().map(|upload| upload.project_id).collect();
     ids.sort_unstable();

@@ -11,9 +11,9 @@ use common::{TestApp, eventually};
 use diesel::prelude::*;
 use intake::ordering::Stamp;
 use intake::session::Session;
-use intake::tools::ToolError;
-use intake::tools::dlq::{self, DlqEntry, Filter};
 use intake::wire::Upload;
+use intake_tools::ToolError;
+use intake_tools::dlq::{self, DlqEntry, Filter};
 use serde_json::json;
 
 fn upload(project_id: i64, uuid: &str) -> Upload {

@@ -12,11 +12,11 @@ use bytes::Bytes;
 use common::TestApp;
 use intake::decode::{self, BodyKind, MultipartLimits};
 use intake::session::{Limits, PointName, PointValue, Session};
-use intake::tools::loadgen::{self, Limit, LoadgenOptions, Pace};
-use intake::tools::loadgen_payload::{
+use intake_tools::loadgen::{self, Limit, LoadgenOptions, Pace};
+use intake_tools::loadgen_payload::{
     Encoding, FILE_POINT, Fill, MAX_RAW_BYTES, Mix, RAW_POINT, Templates, expected_points,
 };
-use intake::tools::loadgen_verify::{self, Expected, VerifyOptions};
+use intake_tools::loadgen_verify::{self, Expected, VerifyOptions};
 
 fn options(app: &TestApp, pace: Pace, limit: Limit) -> LoadgenOptions {
     LoadgenOptions {

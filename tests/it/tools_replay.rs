@@ -13,8 +13,8 @@ use diesel::prelude::*;
 use intake::ordering::Stamp;
 use intake::session::Session;
 use intake::session::write::Write;
-use intake::tools::replay::{self, BrokerReplayOptions, HttpReplayOptions, ReplayReport};
 use intake::wire::Upload;
+use intake_tools::replay::{self, BrokerReplayOptions, HttpReplayOptions, ReplayReport};
 use serde_json::json;
 
 /// A directory of the test's own, removed on drop.

@@ -326,7 +326,7 @@ impl Drop for TestApp {
 }
 
 /// Adds valid MDA auth headers for `username` now.
-pub use intake::tools::sign;
+pub use intake_tools::sign;
 
 /// Status and JSON body of a response.
 pub async fn read(response: reqwest::Response) -> (u16, serde_json::Value) {

@@ -1,0 +1,180 @@
+//! The glue behind the tool subcommands: arguments → options structs (with the
+//! configuration filling in what the command line leaves out), run, print the report, and
+//! turn failures into a non-zero exit.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+
+use crate::args::{DlqCommand, LoadgenArgs, ReplayCommand};
+use crate::dlq;
+use crate::loadgen::{self, Limit, LoadgenOptions, Pace};
+use crate::loadgen_verify::VerifyOptions;
+use crate::replay::{self, BrokerReplayOptions, HttpReplayOptions};
+use intake::config::Config;
+use intake::session::Limits;
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn seconds(value: f64, name: &str) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(value).with_context(|| format!("{name} must be a positive number"))
+}
+
+impl LoadgenArgs {
+    /// The options these arguments describe (the database URL falls back to the config).
+    pub fn into_options(self) -> anyhow::Result<(LoadgenOptions, Option<PathBuf>)> {
+        let pace = match (self.rate, self.concurrency) {
+            (Some(per_second), _) => Pace::Rate {
+                per_second,
+                max_in_flight: self.max_in_flight,
+            },
+            (None, concurrency) => Pace::Concurrency(concurrency.unwrap_or(16)),
+        };
+        let limit = match (self.count, self.duration) {
+            (Some(count), _) => Limit::Count(count),
+            (None, duration) => Limit::Duration(seconds(duration.unwrap_or(10.0), "--duration")?),
+        };
+        let verify = if self.verify {
+            let database_url = match self.database_url {
+                Some(url) => url,
+                None => Config::load()?.database.url.expose().to_owned(),
+            };
+            Some(VerifyOptions {
+                database_url,
+                timeout: Duration::from_secs(self.verify_timeout),
+                progress: !self.quiet,
+            })
+        } else {
+            None
+        };
+        let options = LoadgenOptions {
+            url: self.url,
+            project_id: self.project,
+            username: self.username,
+            secret: self.secret,
+            devices: self.devices,
+            pace,
+            limit,
+            mix: self.mix,
+            points: self.points,
+            attachment_bytes: self.attachment_bytes,
+            replace_ratio: self.replace_ratio,
+            request_timeout: seconds(self.timeout, "--timeout")?,
+            verify,
+            progress: !self.quiet,
+        };
+        Ok((options, self.json))
+    }
+}
+
+/// Runs `intake loadgen`; fails (non-zero exit) when verification finds a mismatch.
+pub fn run_loadgen(args: LoadgenArgs) -> anyhow::Result<()> {
+    let (options, json) = args.into_options()?;
+    let report = runtime()?.block_on(loadgen::run(options))?;
+    print!("{report}");
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(&report)?;
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if report.verify.as_ref().is_some_and(|verify| !verify.ok()) {
+        bail!("verification failed: the database does not hold every accepted upload");
+    }
+    Ok(())
+}
+
+fn limits_or_default() -> Limits {
+    Config::load()
+        .map(|config| config.limits)
+        .unwrap_or_default()
+}
+
+/// Runs `intake replay …`; fails when any record failed.
+pub fn run_replay(command: ReplayCommand) -> anyhow::Result<()> {
+    let report = match command {
+        ReplayCommand::Http(args) => {
+            let options = HttpReplayOptions {
+                file: args.file,
+                url: args.url,
+                username: args.username,
+                secret: args.secret,
+                concurrency: args.concurrency,
+                rate: args.rate,
+                dry_run: args.dry_run,
+                limits: limits_or_default(),
+                request_timeout: Duration::from_secs(30),
+                progress: !args.quiet,
+            };
+            runtime()?.block_on(replay::replay_http(options))?
+        }
+        ReplayCommand::Broker(args) => {
+            let config = Config::load()?;
+            let options = BrokerReplayOptions {
+                path: args.path,
+                broker: config.broker,
+                limits: config.limits,
+                rate: args.rate,
+                window: args.window,
+                dry_run: args.dry_run,
+                progress: !args.quiet,
+            };
+            runtime()?.block_on(replay::replay_broker(options))?
+        }
+    };
+    print!("{report}");
+    if report.failed_total() > 0 {
+        bail!("{} records were not replayed", report.failed_total());
+    }
+    Ok(())
+}
+
+/// Runs `intake dlq …` against the configured broker.
+pub fn run_dlq(command: DlqCommand) -> anyhow::Result<()> {
+    let config = Config::load()?;
+    let broker = &config.broker;
+    let runtime = runtime()?;
+    match command {
+        DlqCommand::List { limit, json } => {
+            let entries = runtime.block_on(dlq::list(broker, limit))?;
+            for entry in &entries {
+                if json {
+                    println!("{}", serde_json::to_string(entry)?);
+                } else {
+                    println!("{entry}");
+                }
+            }
+            if !json {
+                println!("{} dead letters shown", entries.len());
+            }
+        }
+        DlqCommand::Show { upload_id, save } => {
+            let found = runtime.block_on(dlq::show(
+                broker,
+                &config.limits,
+                &upload_id,
+                save.as_deref(),
+            ))?;
+            match found {
+                Some(message) => print!("{message}"),
+                None => bail!("no dead letter with upload id {upload_id}"),
+            }
+        }
+        DlqCommand::Requeue { filter, dry_run } => {
+            let report = runtime.block_on(dlq::requeue(broker, &filter.into(), dry_run))?;
+            print!("{report}");
+            if !report.failures.is_empty() {
+                bail!("{} messages could not be requeued", report.failures.len());
+            }
+        }
+        DlqCommand::Purge { filter, dry_run } => {
+            let report = runtime.block_on(dlq::purge(broker, &filter.into(), dry_run))?;
+            print!("{report}");
+        }
+    }
+    Ok(())
+}

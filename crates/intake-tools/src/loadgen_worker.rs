@@ -1,0 +1,280 @@
+//! The workers of `intake loadgen` and their shared state: each takes the next sequence
+//! number, waits for its due time (open loop), builds and signs a body, sends it, and records
+//! the latency and outcome.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use rand::rngs::StdRng;
+use rand::{Rng as _, SeedableRng as _};
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use crate::loadgen_options::{Limit, LoadgenOptions, Pace};
+use crate::loadgen_payload::{Encoding, Fill, Templates};
+use crate::loadgen_report::new_histogram;
+use crate::progress::Ticker;
+use crate::{Schedule, ToolError, sign, transport_reason};
+use intake::view::UPLOAD_ID_HEADER;
+
+/// The accepted upload with the greatest upload id per uuid key, as verification needs it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Accepted {
+    pub(super) upload_id: Uuid,
+    pub(super) seq: u64,
+    pub(super) device: u32,
+}
+
+/// State shared by the workers.
+pub(super) struct Fleet {
+    pub(super) options: LoadgenOptions,
+    pub(super) templates: Templates,
+    pub(super) client: reqwest::Client,
+    pub(super) endpoint: String,
+    pub(super) run_id: String,
+    pub(super) schedule: Option<Schedule>,
+    pub(super) start: Instant,
+    pub(super) next_seq: AtomicU64,
+    pub(super) next_key: AtomicU64,
+    pub(super) sent: AtomicU64,
+    pub(super) accepted: AtomicU64,
+    pub(super) failed: AtomicU64,
+    pub(super) histogram: Mutex<Histogram<u64>>,
+    pub(super) failures: Mutex<(BTreeMap<u16, u64>, BTreeMap<String, u64>)>,
+    pub(super) encodings: [AtomicU64; 3],
+}
+
+/// What a worker hands back when it stops: its newest accepted upload per uuid key.
+type WorkerResult = HashMap<u64, Accepted>;
+
+/// What the workers did together.
+pub(super) struct Outcome {
+    pub(super) newest: HashMap<u64, Accepted>,
+    pub(super) elapsed: Duration,
+}
+
+impl Fleet {
+    /// Prepares the templates, the HTTP client and the counters.
+    pub(super) fn new(options: LoadgenOptions) -> Result<Arc<Self>, ToolError> {
+        let client = reqwest::Client::builder()
+            .timeout(options.request_timeout)
+            .pool_max_idle_per_host(4096)
+            .build()?;
+        let schedule = match options.pace {
+            Pace::Rate { per_second, .. } => Schedule::new(per_second),
+            Pace::Concurrency(_) => None,
+        };
+        Ok(Arc::new(Self {
+            endpoint: format!(
+                "{}/api/v1/projects/{}/sessions",
+                options.url.trim_end_matches('/'),
+                options.project_id
+            ),
+            templates: Templates::new(options.points, options.attachment_bytes),
+            run_id: format!("{:08x}", rand::random::<u32>()),
+            client,
+            schedule,
+            start: Instant::now(),
+            next_seq: AtomicU64::new(0),
+            next_key: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
+            accepted: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            histogram: Mutex::new(new_histogram()?),
+            failures: Mutex::default(),
+            encodings: Default::default(),
+            options,
+        }))
+    }
+
+    /// Runs `workers` workers to the end of the run, with a progress line if asked.
+    pub(super) async fn drive(self: &Arc<Self>, workers: usize) -> Result<Outcome, ToolError> {
+        let ticker = progress_ticker(self);
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..workers {
+            tasks.spawn(worker(Arc::clone(self)));
+        }
+        let mut newest: HashMap<u64, Accepted> = HashMap::new();
+        while let Some(joined) = tasks.join_next().await {
+            let accepted = joined.map_err(|error| ToolError::Task(error.to_string()))?;
+            for (key, upload) in accepted {
+                keep_newest(&mut newest, key, upload);
+            }
+        }
+        let elapsed = self.start.elapsed();
+        ticker.stop().await;
+        Ok(Outcome { newest, elapsed })
+    }
+}
+
+fn keep_newest(newest: &mut HashMap<u64, Accepted>, key: u64, upload: Accepted) {
+    let entry = newest.entry(key).or_insert(upload);
+    if upload.upload_id > entry.upload_id {
+        *entry = upload;
+    }
+}
+
+pub(super) fn uuid_for(run_id: &str, key: u64) -> String {
+    format!("lg-{run_id}-{key}")
+}
+
+pub(super) fn unit_for(device: u32) -> String {
+    format!("loadgen-unit-{device}")
+}
+
+async fn worker(shared: Arc<Fleet>) -> WorkerResult {
+    let mut rng = StdRng::from_entropy();
+    let mut newest = HashMap::new();
+    let options = &shared.options;
+    loop {
+        let seq = shared.next_seq.fetch_add(1, Ordering::Relaxed);
+        let due = match shared.schedule {
+            Some(schedule) => schedule.due(seq),
+            None => Instant::now(),
+        };
+        let over = match (options.limit, options.pace) {
+            (Limit::Count(count), _) => seq >= count,
+            // Exactly the sends due before the end: n / rate < length.
+            (Limit::Duration(length), Pace::Rate { per_second, .. }) => {
+                seq as f64 >= (length.as_secs_f64() * per_second - 1e-9).ceil()
+            }
+            (Limit::Duration(length), Pace::Concurrency(_)) => {
+                due.duration_since(shared.start) >= length
+            }
+        };
+        if over {
+            return newest;
+        }
+        if shared.schedule.is_some() {
+            tokio::time::sleep_until(due).await;
+        }
+        let issued = shared.next_key.load(Ordering::Relaxed);
+        let key = if issued > 0 && rng.gen_bool(options.replace_ratio) {
+            rng.gen_range(0..issued)
+        } else {
+            shared.next_key.fetch_add(1, Ordering::Relaxed)
+        };
+        let device = rng.gen_range(0..options.devices);
+        let encoding = options.mix.pick(rng.r#gen());
+        if let Some(upload_id) = send(&shared, key, device, seq, encoding, due).await {
+            keep_newest(
+                &mut newest,
+                key,
+                Accepted {
+                    upload_id,
+                    seq,
+                    device,
+                },
+            );
+        }
+    }
+}
+
+/// Sends one upload; the upload id if it was accepted.
+async fn send(
+    shared: &Fleet,
+    key: u64,
+    device: u32,
+    seq: u64,
+    encoding: Encoding,
+    due: Instant,
+) -> Option<Uuid> {
+    let uuid = uuid_for(&shared.run_id, key);
+    let unit_id = unit_for(device);
+    let fill = Fill {
+        uuid: &uuid,
+        unit_id: &unit_id,
+        seq,
+        now: chrono::Utc::now().timestamp(),
+    };
+    let (content_type, body) = shared.templates.body(encoding, &fill);
+    let request = shared
+        .client
+        .post(&shared.endpoint)
+        .header(reqwest::header::CONTENT_TYPE, content_type)
+        .body(body);
+    let request = sign(request, &shared.options.username, &shared.options.secret);
+    shared.sent.fetch_add(1, Ordering::Relaxed);
+    shared.encodings[encoding as usize].fetch_add(1, Ordering::Relaxed);
+    let outcome = match request.send().await {
+        Ok(response) => {
+            let status = response.status();
+            let upload_id = response
+                .headers()
+                .get(UPLOAD_ID_HEADER)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|text| Uuid::parse_str(text).ok());
+            // Read the body so the connection goes back to the pool.
+            let body = response.bytes().await;
+            record_latency(shared, due.elapsed());
+            match (body, status.is_success(), upload_id) {
+                (Err(error), _, _) => Err(transport_reason(&error)),
+                (Ok(_), true, Some(upload_id)) => Ok(upload_id),
+                (Ok(_), true, None) => Err(format!("HTTP {status} without X-Upload-Id")),
+                (Ok(_), false, _) => {
+                    record_failure(shared, Some(status.as_u16()), None);
+                    return None;
+                }
+            }
+        }
+        Err(error) => Err(transport_reason(&error)),
+    };
+    match outcome {
+        Ok(upload_id) => {
+            shared.accepted.fetch_add(1, Ordering::Relaxed);
+            Some(upload_id)
+        }
+        Err(kind) => {
+            record_failure(shared, None, Some(kind));
+            None
+        }
+    }
+}
+
+fn record_latency(shared: &Fleet, latency: Duration) {
+    let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+    shared
+        .histogram
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .saturating_record(micros.max(1));
+}
+
+fn record_failure(shared: &Fleet, status: Option<u16>, kind: Option<String>) {
+    shared.failed.fetch_add(1, Ordering::Relaxed);
+    let mut failures = shared
+        .failures
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    if let Some(status) = status {
+        *failures.0.entry(status).or_default() += 1;
+    }
+    if let Some(kind) = kind {
+        *failures.1.entry(kind).or_default() += 1;
+    }
+}
+
+fn progress_ticker(shared: &Arc<Fleet>) -> Ticker {
+    let shared = Arc::clone(shared);
+    let last = AtomicU64::new(0);
+    Ticker::start(shared.options.progress, move |elapsed| {
+        let accepted = shared.accepted.load(Ordering::Relaxed);
+        let rate = accepted.saturating_sub(last.swap(accepted, Ordering::Relaxed));
+        let p99 = shared
+            .histogram
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .value_at_quantile(0.99);
+        format!(
+            "[{:>4}s] sent {}  accepted {}  failed {}  rate {rate}/s  p99 {:.1} ms",
+            elapsed.as_secs(),
+            shared.sent.load(Ordering::Relaxed),
+            accepted,
+            shared.failed.load(Ordering::Relaxed),
+            p99 as f64 / 1000.0
+        )
+    })
+}

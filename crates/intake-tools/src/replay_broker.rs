@@ -1,0 +1,146 @@
+//! Message-archive replay: raw upload bodies published straight to the uploads exchange with
+//! their original stamps, so the consumer's acceptance-order rule makes the replay
+//! idempotent.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use lapin::options::ConfirmSelectOptions;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::progress::Ticker;
+use crate::replay::{BrokerReplayOptions, ReplayReport, Tally};
+use crate::{Schedule, ToolError};
+use intake::broker::{self, PublishError, ROUTING_KEY, publish_confirmed, upload_properties};
+use intake::wire::{Upload, WireError};
+
+/// How long one publish may wait for its confirm.
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Replays a `*.msgpack` file or a directory of them to the broker.
+pub async fn replay_broker(options: BrokerReplayOptions) -> Result<ReplayReport, ToolError> {
+    let started = Instant::now();
+    let files = archive_files(&options.path)?;
+    let tally = Arc::new(Tally::default());
+    let ticker = Ticker::start(options.progress, {
+        let tally = Arc::clone(&tally);
+        move |elapsed| tally.line(elapsed)
+    });
+    let link = if options.dry_run {
+        None
+    } else {
+        let conn = broker::connect(&options.broker, "intake-replay").await?;
+        let channel = conn.create_channel().await?;
+        broker::declare_topology(&channel, &options.broker).await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        Some((conn, channel))
+    };
+    let permits = Arc::new(Semaphore::new(options.window.max(1)));
+    let schedule = options.rate.and_then(Schedule::new);
+    let mut tasks = JoinSet::new();
+    let mut sends = 0_u64;
+    for path in &files {
+        tally.read.fetch_add(1, Ordering::Relaxed);
+        let name = path.display().to_string();
+        let body = match tokio::fs::read(path).await {
+            Ok(body) => body,
+            Err(error) => {
+                tally.fail("unreadable", || format!("{name}: {error}"));
+                continue;
+            }
+        };
+        let upload = match Upload::decode(&body, &options.limits) {
+            Ok(upload) => upload,
+            Err(error) => {
+                tally.fail(wire_reason(&error), || format!("{name}: {error}"));
+                continue;
+            }
+        };
+        tally.valid.fetch_add(1, Ordering::Relaxed);
+        let Some((_, channel)) = &link else {
+            continue;
+        };
+        if let Some(schedule) = schedule {
+            schedule.wait(sends).await;
+        }
+        sends += 1;
+        let permit = Arc::clone(&permits)
+            .acquire_owned()
+            .await
+            .map_err(|error| ToolError::Task(error.to_string()))?;
+        let (channel, tally) = (channel.clone(), Arc::clone(&tally));
+        let exchange = options.broker.exchange.clone();
+        tasks.spawn(async move {
+            tally.sent.fetch_add(1, Ordering::Relaxed);
+            let properties = upload_properties(&upload);
+            let publish = publish_confirmed(&channel, &exchange, ROUTING_KEY, &body, properties);
+            let result = tokio::time::timeout(CONFIRM_TIMEOUT, publish)
+                .await
+                .unwrap_or(Err(PublishError::Timeout));
+            match result {
+                Ok(()) => {
+                    tally.accepted.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(error) => tally.fail(publish_reason(&error), || format!("{name}: {error}")),
+            }
+            drop(permit);
+        });
+        while let Some(joined) = tasks.try_join_next() {
+            joined.map_err(|error| ToolError::Task(error.to_string()))?;
+        }
+    }
+    while let Some(joined) = tasks.join_next().await {
+        joined.map_err(|error| ToolError::Task(error.to_string()))?;
+    }
+    if let Some((conn, _)) = link {
+        let _closed = conn.close(200, "replay done".into()).await;
+    }
+    ticker.stop().await;
+    Ok(tally.report(
+        options.path.display().to_string(),
+        options.dry_run,
+        started.elapsed(),
+    ))
+}
+
+/// The archive's files: `path` itself, or the `*.msgpack` files in it sorted by name
+/// (upload ids sort by acceptance time, so `<upload-id>.msgpack` names replay in order).
+pub fn archive_files(path: &Path) -> Result<Vec<PathBuf>, ToolError> {
+    let metadata = std::fs::metadata(path).map_err(|error| ToolError::io(path, error))?;
+    if !metadata.is_dir() {
+        return Ok(vec![path.to_owned()]);
+    }
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(path).map_err(|error| ToolError::io(path, error))? {
+        let entry = entry.map_err(|error| ToolError::io(path, error))?;
+        let file = entry.path();
+        if file.extension().is_some_and(|ext| ext == "msgpack") && file.is_file() {
+            files.push(file);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+fn wire_reason(error: &WireError) -> &'static str {
+    match error {
+        WireError::Undecodable(_) => "undecodable",
+        WireError::UnsupportedVersion(_) => "unsupported schema version",
+        WireError::Invalid(_) => "invalid session",
+        WireError::BadEnvelope(_) => "invalid envelope",
+    }
+}
+
+fn publish_reason(error: &PublishError) -> &'static str {
+    match error {
+        PublishError::Unavailable | PublishError::Amqp(_) => "broker error",
+        PublishError::Timeout => "confirm timeout",
+        PublishError::Refused(_) => "refused by broker",
+    }
+}
