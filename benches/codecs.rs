@@ -49,6 +49,9 @@ fn multipart_body(attachment: usize) -> Vec<u8> {
     body
 }
 
+/// The default point limit.
+const MAX_POINTS: usize = 2_000;
+
 fn parse(raw: RawSession) -> Option<Session> {
     raw.parse(&Limits::default(), 1_700_000_000).ok()
 }
@@ -58,12 +61,20 @@ fn decoders(c: &mut Criterion) {
     let json = json_body();
     group.throughput(Throughput::Bytes(json.len() as u64));
     group.bench_function("json 1KB", |b| {
-        b.iter(|| decode::json::decode(black_box(&json)).ok().and_then(parse))
+        b.iter(|| {
+            decode::json::decode(black_box(&json), MAX_POINTS)
+                .ok()
+                .and_then(parse)
+        })
     });
     let form = form_body();
     group.throughput(Throughput::Bytes(form.len() as u64));
     group.bench_function("urlencoded 10 points", |b| {
-        b.iter(|| decode::form::decode(black_box(&form)).ok().and_then(parse))
+        b.iter(|| {
+            decode::form::decode(black_box(&form), MAX_POINTS)
+                .ok()
+                .and_then(parse)
+        })
     });
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else {
         return;
@@ -88,7 +99,10 @@ fn decoders(c: &mut Criterion) {
 }
 
 fn wire(c: &mut Criterion) {
-    let Some(session) = decode::json::decode(&json_body()).ok().and_then(parse) else {
+    let Some(session) = decode::json::decode(&json_body(), MAX_POINTS)
+        .ok()
+        .and_then(parse)
+    else {
         return;
     };
     let upload = Upload::create(1, Stamp::now("bench"), session);

@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 use crate::file::Attachment;
 pub use crate::file::FileAttachment;
 
+pub use self::errors::{FieldErrors, clip};
+
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde::{Deserialize, Serialize};
@@ -19,6 +21,9 @@ use serde::{Deserialize, Serialize};
 pub const MAX_UNIX_SECONDS: i64 = 253_402_300_799;
 /// The longest uuid, unit id or point name, in characters.
 pub const MAX_NAME_CHARS: usize = 128;
+/// The longest attachment file name or content type, in characters: file systems stop at
+/// 255 bytes, and RFC 6838 media types at 127 characters each side of the slash.
+pub const MAX_FILE_TEXT_CHARS: usize = 255;
 /// The point that also carries the device's UTC offset in seconds east.
 pub const TIMEZONE_POINT: &str = "__timezone__";
 
@@ -40,45 +45,6 @@ impl Default for Limits {
             max_points: 2_000,
             max_text_bytes: 1 << 20,
             max_raw_bytes: 1 << 20,
-        }
-    }
-}
-
-/// Validation failures: form-notation field name → messages. Sorted so responses are stable.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
-pub struct FieldErrors(BTreeMap<String, Vec<String>>);
-
-impl FieldErrors {
-    /// Records one message against a field.
-    pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.0.entry(field.into()).or_default().push(message.into());
-    }
-
-    /// Whether nothing was recorded.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// The fields and their messages.
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &Vec<String>)> {
-        self.0.iter()
-    }
-
-    /// One line naming every field and message, for logs and dead-letter reasons.
-    pub fn summary(&self) -> String {
-        self.0
-            .iter()
-            .map(|(field, messages)| format!("{field}: {}", messages.join("; ")))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
-    fn into_result<T>(self, value: T) -> Result<T, FieldErrors> {
-        if self.is_empty() {
-            Ok(value)
-        } else {
-            Err(self)
         }
     }
 }
@@ -145,14 +111,19 @@ impl UnitId {
 pub struct PointName(String);
 
 impl PointName {
-    /// Lower-cases and accepts 1–128 characters without control characters or brackets.
+    /// Lower-cases, then accepts 1–128 characters without control characters or brackets.
+    /// The rules apply to the name as stored: lower-casing can lengthen it (`İ` becomes two
+    /// characters), and a name the front accepts must be one the consumer can store.
     pub fn parse(text: &str) -> Result<Self, String> {
+        // Lower-casing never shortens a name: a name too long as sent is refused unread.
         check_length(text)?;
-        check_no_control(text)?;
-        if text.contains(['[', ']']) {
+        let name = text.to_lowercase();
+        check_length(&name)?;
+        check_no_control(&name)?;
+        if name.contains(['[', ']']) {
             return Err("must not contain [ or ]".into());
         }
-        Ok(Self(text.to_lowercase()))
+        Ok(Self(name))
     }
 
     /// The name as text.
@@ -292,6 +263,20 @@ pub struct Session {
 }
 
 impl RawSession {
+    /// Adds a point as a decoder found it. Past `max_points` points are dropped unread: one
+    /// over the limit is enough for [`RawSession::parse`] to refuse the session, and keeping
+    /// millions of tiny points took a 32 MiB body to almost 1 GB.
+    pub fn push_point(&mut self, name: String, value: RawValue, max_points: usize) {
+        if self.points.len() <= max_points {
+            self.points.push((name, value));
+        }
+    }
+
+    /// Whether a decoder may stop collecting points: the session already has too many.
+    pub fn has_too_many_points(&self, max_points: usize) -> bool {
+        self.points.len() > max_points
+    }
+
     /// Applies every rule; `now` (unix seconds) is the default for `created` and `saved`.
     pub fn parse(self, limits: &Limits, now: i64) -> Result<Session, FieldErrors> {
         let mut errors = self.errors;
@@ -419,6 +404,14 @@ pub fn check_file(file: &FileAttachment) -> Result<(), String> {
     if texts.iter().any(|text| text.contains('\0')) {
         return Err("file name and content type must not contain NUL characters".into());
     }
+    if texts
+        .iter()
+        .any(|text| text.chars().nth(MAX_FILE_TEXT_CHARS).is_some())
+    {
+        return Err(format!(
+            "file name and content type must be at most {MAX_FILE_TEXT_CHARS} characters"
+        ));
+    }
     Ok(())
 }
 
@@ -498,6 +491,7 @@ impl Session {
     }
 }
 
+mod errors;
 pub mod patch;
 pub mod write;
 

@@ -5,7 +5,7 @@ use intake::session::Limits;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|body: &[u8]| {
-    if let Ok(raw) = intake::decode::form::decode(body) {
+    if let Ok(raw) = intake::decode::form::decode(body, Limits::default().max_points) {
         let _ = raw.parse(&Limits::default(), 1_000);
     }
 });

@@ -8,7 +8,7 @@ use intake::wire::Upload;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|body: &[u8]| {
-    if let Ok(raw) = intake::decode::json::decode(body) {
+    if let Ok(raw) = intake::decode::json::decode(body, Limits::default().max_points) {
         if let Ok(session) = raw.parse(&Limits::default(), 1_000) {
             let upload = Upload::create(1, Stamp::now("fuzz"), session);
             let decoded = Upload::decode(&upload.encode(), &Limits::default());

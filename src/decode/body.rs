@@ -41,8 +41,14 @@ where
             let limits = MultipartLimits::new(limit as u64, limits);
             super::multipart::decode(BodyDataStream::new(limited), boundary, &limits).await
         }
-        BodyKind::Json => super::json::decode(&collect(limited, limit, "body").await?),
-        BodyKind::Form => super::form::decode(&collect(limited, limit, "body").await?),
+        BodyKind::Json => super::json::decode(
+            &collect(limited, limit, "body").await?,
+            limits.max_points,
+        ),
+        BodyKind::Form => super::form::decode(
+            &collect(limited, limit, "body").await?,
+            limits.max_points,
+        ),
     }
 }
 

@@ -14,14 +14,24 @@ pub(crate) enum FieldValue {
     File(FileAttachment),
 }
 
-/// Collects fields in arrival order.
-#[derive(Default)]
+/// Collects fields in arrival order, points only up to one past the limit (see
+/// [`RawSession::push_point`]).
 pub(crate) struct Collector {
     raw: RawSession,
     seen: HashSet<String>,
+    max_points: usize,
 }
 
 impl Collector {
+    /// A collector for a session of at most `max_points` points.
+    pub(crate) fn new(max_points: usize) -> Self {
+        Self {
+            raw: RawSession::default(),
+            seen: HashSet::new(),
+            max_points,
+        }
+    }
+
     /// Whether a decoded field name is one this decoder must read (ignored names may be
     /// skipped without looking at, or validating, their values).
     pub(crate) fn wants(name: &str) -> bool {
@@ -31,9 +41,12 @@ impl Collector {
     /// Records one field; problems go to the session's `errors` under the name as given.
     pub(crate) fn add(&mut self, name: &str, value: FieldValue) {
         let path = classify(name);
+        let too_many = self.raw.has_too_many_points(self.max_points);
         let errors = &mut self.raw.errors;
         match path {
             FieldPath::Ignored => return,
+            // The session is refused already; remembering more names would only cost memory.
+            FieldPath::Point(_) | FieldPath::RawData(_) if too_many => return,
             FieldPath::Invalid(message) => return errors.add(name, message),
             _ if !self.seen.insert(name.to_owned()) => {
                 return errors.add(name, "is given more than once");
@@ -44,7 +57,10 @@ impl Collector {
             FieldValue::Text(text) => text,
             FieldValue::File(file) => {
                 match path {
-                    FieldPath::Point(point) => self.raw.points.push((point, RawValue::File(file))),
+                    FieldPath::Point(point) => {
+                        self.raw
+                            .push_point(point, RawValue::File(file), self.max_points);
+                    }
                     _ => errors.add(name, "must be text, not a file"),
                 }
                 return;
@@ -55,8 +71,14 @@ impl Collector {
             FieldPath::UnitId => self.raw.unit_id = Some(text),
             FieldPath::Created => self.raw.created = Some(text),
             FieldPath::Saved => self.raw.saved = Some(text),
-            FieldPath::Point(point) => self.raw.points.push((point, RawValue::Text(text))),
-            FieldPath::RawData(point) => self.raw.points.push((point, RawValue::RawData(text))),
+            FieldPath::Point(point) => {
+                self.raw
+                    .push_point(point, RawValue::Text(text), self.max_points);
+            }
+            FieldPath::RawData(point) => {
+                self.raw
+                    .push_point(point, RawValue::RawData(text), self.max_points);
+            }
             FieldPath::Ignored | FieldPath::Invalid(_) => {}
         }
     }

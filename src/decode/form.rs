@@ -7,12 +7,13 @@ use percent_encoding::percent_decode;
 
 use super::DecodeError;
 use super::collect::{Collector, FieldValue};
-use crate::session::RawSession;
+use crate::session::{RawSession, clip};
 
 /// Decodes an urlencoded create body. Names outside `session[…]` are ignored (even when they
 /// are not UTF-8); duplicate and misplaced fields are collected in [`RawSession::errors`].
-pub fn decode(body: &[u8]) -> Result<RawSession, DecodeError> {
-    let mut collector = Collector::default();
+/// Past `max_points` points the rest are skipped (the session is refused for having too many).
+pub fn decode(body: &[u8], max_points: usize) -> Result<RawSession, DecodeError> {
+    let mut collector = Collector::new(max_points);
     for pair in body.split(|byte| *byte == b'&') {
         if pair.is_empty() {
             continue;
@@ -29,8 +30,10 @@ pub fn decode(body: &[u8]) -> Result<RawSession, DecodeError> {
             continue;
         }
         // A name without `=` has an empty value, as browsers and `form_urlencoded` read it.
-        let value = String::from_utf8(unescape(halves.next().unwrap_or_default()))
-            .map_err(|_| DecodeError::malformed(&name, "is not valid UTF-8 (after %-decoding)"))?;
+        let value =
+            String::from_utf8(unescape(halves.next().unwrap_or_default())).map_err(|_| {
+                DecodeError::malformed(clip(&name), "is not valid UTF-8 (after %-decoding)")
+            })?;
         collector.add(&name, FieldValue::Text(value));
     }
     Ok(collector.finish())

@@ -1,9 +1,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::DecodeError;
-use super::form::decode;
+use super::form;
 use super::test_support::{EXAMPLE_FORM, example_session, messages, parse, point};
 use crate::session::{PointValue, RawSession, RawValue};
+
+fn decode(body: &[u8]) -> Result<RawSession, DecodeError> {
+    form::decode(body, crate::session::Limits::default().max_points)
+}
 
 fn form(body: &str) -> RawSession {
     decode(body.as_bytes()).unwrap()
@@ -148,4 +152,16 @@ fn bad_nesting_is_recorded_under_the_name() {
             raw.errors
         );
     }
+}
+
+#[test]
+fn points_past_the_limit_are_skipped_unread() {
+    let body: String = (0..5_000)
+        .map(|i| format!("session[data][p{i}]=x&session[data][p{i}]=y&"))
+        .collect();
+    let raw = form::decode(format!("{body}session[unit_id]=u").as_bytes(), 10).unwrap();
+    assert_eq!(raw.points.len(), 11);
+    assert_eq!(raw.unit_id.as_deref(), Some("u"));
+    // Past the limit names are no longer remembered, so their duplicates go unreported.
+    assert_eq!(raw.errors.iter().count(), 10);
 }

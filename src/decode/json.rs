@@ -7,7 +7,7 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::DecodeError;
 use crate::session::{FieldErrors, RawSession, RawValue, field_name};
@@ -16,12 +16,17 @@ const VALUE_RULE: &str = "must be text or {\"rawData\": base64}";
 
 /// Decodes a JSON create body. Structural problems inside the session (wrong JSON types,
 /// duplicate keys) are collected in [`RawSession::errors`]; only an unreadable body or a
-/// missing `session` object is an `Err`.
-pub fn decode(body: &[u8]) -> Result<RawSession, DecodeError> {
+/// missing `session` object is an `Err`. Past `max_points` points the rest are skipped
+/// unread (the session is refused for having too many), so memory stays near the body's size.
+pub fn decode(body: &[u8], max_points: usize) -> Result<RawSession, DecodeError> {
     // RFC 8259 lets a parser ignore a byte order mark; some Windows tools write one.
     let body = body.strip_prefix(b"\xef\xbb\xbf").unwrap_or(body);
-    let root: Shape<Root> = serde_json::from_slice(body)
-        .map_err(|error| DecodeError::malformed("body", format!("is not valid JSON: {error}")))?;
+    let not_json = |error| DecodeError::malformed("body", format!("is not valid JSON: {error}"));
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let root = Seed::<Root>::new(max_points)
+        .deserialize(&mut deserializer)
+        .map_err(not_json)?;
+    deserializer.end().map_err(not_json)?;
     const REQUIRED: &str = "is required: the body must be {\"session\": {…}}";
     match root {
         Shape::Object(Root {
@@ -68,18 +73,41 @@ impl<M> Shape<M> {
 
 /// Reads the entries of a JSON object in one context (root, session, data, point value).
 trait ReadMap: Sized {
-    fn read<'de, A: MapAccess<'de>>(map: A) -> Result<Self, A::Error>;
+    fn read<'de, A: MapAccess<'de>>(map: A, max_points: usize) -> Result<Self, A::Error>;
 }
 
-impl<'de, M: ReadMap> Deserialize<'de> for Shape<M> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(ShapeVisitor(PhantomData))
+/// Reads one JSON value as a [`Shape`] whose objects `M` reads, with the point limit at hand.
+struct Seed<M> {
+    max_points: usize,
+    shape: PhantomData<M>,
+}
+
+impl<M> Seed<M> {
+    fn new(max_points: usize) -> Self {
+        Self {
+            max_points,
+            shape: PhantomData,
+        }
     }
 }
 
-struct ShapeVisitor<M>(PhantomData<M>);
+impl<'de, M: ReadMap> DeserializeSeed<'de> for Seed<M> {
+    type Value = Shape<M>;
 
-impl<'de, M: ReadMap> Visitor<'de> for ShapeVisitor<M> {
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Shape<M>, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+/// The next value of `map`, read by `M`.
+fn next<'de, M: ReadMap, A: MapAccess<'de>>(
+    map: &mut A,
+    max_points: usize,
+) -> Result<Shape<M>, A::Error> {
+    map.next_value_seed(Seed::<M>::new(max_points))
+}
+
+impl<'de, M: ReadMap> Visitor<'de> for Seed<M> {
     type Value = Shape<M>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -117,7 +145,7 @@ impl<'de, M: ReadMap> Visitor<'de> for ShapeVisitor<M> {
         Ok(Shape::Array)
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        M::read(map).map(Shape::Object)
+        M::read(map, self.max_points).map(Shape::Object)
     }
 }
 
@@ -125,7 +153,7 @@ impl<'de, M: ReadMap> Visitor<'de> for ShapeVisitor<M> {
 struct Skip;
 
 impl ReadMap for Skip {
-    fn read<'de, A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+    fn read<'de, A: MapAccess<'de>>(mut map: A, _: usize) -> Result<Self, A::Error> {
         while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
         Ok(Skip)
     }
@@ -138,7 +166,7 @@ struct Root {
 }
 
 impl ReadMap for Root {
-    fn read<'de, A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+    fn read<'de, A: MapAccess<'de>>(mut map: A, max_points: usize) -> Result<Self, A::Error> {
         let mut root = Root {
             session: None,
             duplicate: false,
@@ -150,7 +178,7 @@ impl ReadMap for Root {
                 root.duplicate = true;
                 map.next_value::<IgnoredAny>()?;
             } else {
-                root.session = Some(map.next_value()?);
+                root.session = Some(next(&mut map, max_points)?);
             }
         }
         Ok(root)
@@ -158,7 +186,7 @@ impl ReadMap for Root {
 }
 
 impl ReadMap for RawSession {
-    fn read<'de, A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+    fn read<'de, A: MapAccess<'de>>(mut map: A, max_points: usize) -> Result<Self, A::Error> {
         const FIELDS: [&str; 5] = ["uuid", "unit_id", "created", "saved", "data"];
         let mut raw = RawSession::default();
         let mut seen = [false; FIELDS.len()];
@@ -174,13 +202,18 @@ impl ReadMap for RawSession {
                 continue;
             }
             let errors = &mut raw.errors;
+            let value = |map: &mut A| next::<Skip, A>(map, max_points);
             match key.as_str() {
-                "uuid" => raw.uuid = text(errors, &key, map.next_value()?, false),
-                "unit_id" => raw.unit_id = text(errors, &key, map.next_value()?, true),
-                "created" => raw.created = text(errors, &key, map.next_value()?, true),
-                "saved" => raw.saved = text(errors, &key, map.next_value()?, true),
-                _ => match map.next_value::<Shape<Points>>()? {
-                    Shape::Object(Points(points)) => raw.points = points,
+                "uuid" => raw.uuid = text(errors, &key, value(&mut map)?, false),
+                "unit_id" => raw.unit_id = text(errors, &key, value(&mut map)?, true),
+                "created" => raw.created = text(errors, &key, value(&mut map)?, true),
+                "saved" => raw.saved = text(errors, &key, value(&mut map)?, true),
+                _ => match next::<Points, A>(&mut map, max_points)? {
+                    Shape::Object(Points(points)) => {
+                        for (name, value) in points {
+                            raw.push_point(name, value, max_points);
+                        }
+                    }
                     Shape::Null => {}
                     other => errors.add(
                         field_name(&key),
@@ -222,10 +255,16 @@ fn text(
 struct Points(Vec<(String, RawValue)>);
 
 impl ReadMap for Points {
-    fn read<'de, A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+    fn read<'de, A: MapAccess<'de>>(mut map: A, max_points: usize) -> Result<Self, A::Error> {
         let mut points = Vec::new();
         while let Some(name) = map.next_key::<String>()? {
-            let value = match map.next_value::<Shape<RawData>>()? {
+            // One past the limit is enough to refuse the session; the rest is only skipped.
+            if points.len() > max_points {
+                map.next_value::<IgnoredAny>()?;
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                break;
+            }
+            let value = match next::<RawData, A>(&mut map, max_points)? {
                 Shape::Str(text) | Shape::Num(text) => RawValue::Text(text),
                 Shape::Bool(flag) => RawValue::Text(flag.to_string()),
                 Shape::Null => RawValue::Text(String::new()),
@@ -244,12 +283,12 @@ impl ReadMap for Points {
 struct RawData(Option<String>);
 
 impl ReadMap for RawData {
-    fn read<'de, A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+    fn read<'de, A: MapAccess<'de>>(mut map: A, max_points: usize) -> Result<Self, A::Error> {
         let mut entries = 0_usize;
         let mut found = None;
         while let Some(key) = map.next_key::<String>()? {
             entries += 1;
-            let value = map.next_value::<Shape<Skip>>()?;
+            let value = next::<Skip, A>(&mut map, max_points)?;
             if let (true, Shape::Str(text)) = (key == "rawData", value) {
                 found = Some(text);
             }

@@ -1,9 +1,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::DecodeError;
-use super::json::decode;
+use super::json;
 use super::test_support::{EXAMPLE_JSON, example_session, messages, parse};
 use crate::session::{RawSession, RawValue};
+
+fn decode(body: &[u8]) -> Result<RawSession, DecodeError> {
+    json::decode(body, crate::session::Limits::default().max_points)
+}
 
 fn session(inner: &str) -> RawSession {
     decode(format!(r#"{{"session": {inner}}}"#).as_bytes()).unwrap()
@@ -224,4 +228,16 @@ fn a_leading_byte_order_mark_is_ignored() {
 fn escapes_and_unicode_are_decoded() {
     let got = points(r#"{"caf\u00e9": "a\"b\\c\n\ud83d\ude00 漢"}"#);
     assert_eq!(got, vec![("café".into(), text("a\"b\\c\n😀 漢"))]);
+}
+
+#[test]
+fn points_past_the_limit_are_skipped_unread() {
+    let data: Vec<String> = (0..5_000).map(|i| format!(r#""p{i}": "x""#)).collect();
+    let body = format!(
+        r#"{{"session": {{"unit_id": "u", "data": {{{}}}}}}}"#,
+        data.join(",")
+    );
+    let raw = json::decode(body.as_bytes(), 10).unwrap();
+    assert_eq!(raw.points.len(), 11);
+    assert!(json::decode(b"{\"session\": {}} trailing", 10).is_err());
 }

@@ -9,7 +9,7 @@ use multer::{Constraints, Field, Multipart, SizeLimit};
 
 use super::DecodeError;
 use super::collect::{Collector, FieldValue};
-use crate::session::{FileAttachment, Limits, RawSession};
+use crate::session::{FileAttachment, Limits, RawSession, clip};
 
 /// The content type of a file part that names none.
 const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
@@ -25,6 +25,8 @@ pub struct MultipartLimits {
     pub max_text_field_bytes: u64,
     /// Parts of any name, ignored ones included.
     pub max_parts: usize,
+    /// Points of the session, as in [`Limits::max_points`].
+    pub max_points: usize,
 }
 
 impl MultipartLimits {
@@ -37,6 +39,7 @@ impl MultipartLimits {
             max_body_bytes,
             max_text_field_bytes: u64::try_from(largest).unwrap_or(u64::MAX),
             max_parts: limits.max_points.saturating_add(64),
+            max_points: limits.max_points,
         }
     }
 }
@@ -70,7 +73,7 @@ where
         .per_field(limits.max_body_bytes);
     let constraints = Constraints::new().size_limit(size_limit);
     let mut multipart = Multipart::with_constraints(stream, boundary, constraints);
-    let mut collector = Collector::default();
+    let mut collector = Collector::new(limits.max_points);
     let mut parts = 0_usize;
     while let Some(mut field) = multipart.next_field().await.map_err(stream_error)? {
         parts += 1;
@@ -101,7 +104,7 @@ where
         let Some(filename) = filename else {
             let bytes = read(&mut field, &name, limits.max_text_field_bytes).await?;
             let text = String::from_utf8(bytes)
-                .map_err(|_| DecodeError::malformed(&name, "is not valid UTF-8"))?;
+                .map_err(|_| DecodeError::malformed(clip(&name), "is not valid UTF-8"))?;
             collector.add(&name, FieldValue::Text(text));
             continue;
         };
@@ -151,7 +154,8 @@ async fn read(field: &mut Field<'_>, name: &str, limit: u64) -> Result<Vec<u8>, 
         let total = u64::try_from(bytes.len().saturating_add(chunk.len())).unwrap_or(u64::MAX);
         if total > limit {
             return Err(DecodeError::TooLarge(format!(
-                "{name} is larger than {limit} bytes"
+                "{} is larger than {limit} bytes",
+                clip(name)
             )));
         }
         bytes.extend_from_slice(&chunk);

@@ -199,6 +199,7 @@ fn size_and_part_limits() {
         max_body_bytes: 1000,
         max_text_field_bytes: 10,
         max_parts: 3,
+        max_points: 3,
     };
     let run = |parts: &[Part<'_>]| decode_multipart(&multipart_body(parts), BOUNDARY, 9, &limits);
     assert!(run(&[text_part("session[unit_id]", "0123456789")]).is_ok());

@@ -23,9 +23,12 @@ pub struct Envelope<T: Serialize> {
     /// A human-readable explanation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    /// Validation failures by form-notation field.
+    /// Validation failures by form-notation field (at most the first 100 fields).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<FieldErrors>,
+    /// How many more failures were found than `errors` lists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors_omitted: Option<usize>,
     /// The opaque cursor of the next page of a list, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
@@ -48,6 +51,7 @@ pub fn success<T: Serialize>(status: StatusCode, result: T, message: Option<&str
         result: Some(result),
         message: message.map(str::to_owned),
         errors: None,
+        errors_omitted: None,
         next_cursor: None,
     };
     (status, Json(body)).into_response()
@@ -61,6 +65,7 @@ pub fn page<T: Serialize>(items: Vec<T>, next_cursor: Option<String>) -> Respons
         result: Some(items),
         message: None,
         errors: None,
+        errors_omitted: None,
         next_cursor,
     };
     (StatusCode::OK, Json(body)).into_response()
@@ -168,11 +173,16 @@ impl IntoResponse for ApiError {
             }
             other => (other.to_string(), None),
         };
+        let errors_omitted = errors
+            .as_ref()
+            .map(FieldErrors::omitted)
+            .filter(|omitted| *omitted > 0);
         let body = Envelope::<()> {
             status: status_words(status),
             result: None,
             message: Some(message),
             errors,
+            errors_omitted,
             next_cursor: None,
         };
         let mut response = (status, Json(body)).into_response();

@@ -159,3 +159,50 @@ fn a_non_integer_timezone_is_only_a_point() {
     assert_eq!(parsed.timezone_offset(), None);
     assert_eq!(parsed.points.len(), 1);
 }
+
+#[test]
+fn point_name_rules_apply_to_the_lower_cased_name() {
+    // `İ` lower-cases to two characters: 100 as sent are 200 as stored.
+    let dotted = "İ".repeat(100);
+    assert!(PointName::parse(&dotted).is_err());
+    assert_eq!(
+        PointName::parse(&"İ".repeat(64))
+            .unwrap()
+            .as_str()
+            .chars()
+            .count(),
+        128
+    );
+    let mut raw = raw("u");
+    raw.points.push((dotted, RawValue::Text("x".into())));
+    assert_eq!(errors_of(raw).len(), 1);
+}
+
+#[test]
+fn file_names_and_content_types_are_bounded() {
+    let file = |name: &str, content_type: &str| {
+        FileAttachment::new(Some(name.into()), content_type.into(), vec![1])
+    };
+    assert!(check_file(&file(&"n".repeat(255), &"t".repeat(255))).is_ok());
+    assert!(check_file(&file(&"n".repeat(256), "text/plain")).is_err());
+    assert!(check_file(&file("a.txt", &"t".repeat(256))).is_err());
+}
+
+#[test]
+fn decoders_keep_one_point_past_the_limit_at_most() {
+    let mut raw = raw("u");
+    for i in 0..10 {
+        raw.push_point(format!("p{i}"), RawValue::Text(String::new()), 3);
+    }
+    assert_eq!(raw.points.len(), 4);
+    assert!(raw.has_too_many_points(3));
+    let limits = Limits {
+        max_points: 3,
+        ..Limits::default()
+    };
+    let errors = raw.parse(&limits, 100).unwrap_err();
+    assert_eq!(
+        errors.summary(),
+        "session[data]: must have at most 3 points"
+    );
+}

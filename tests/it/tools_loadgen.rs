@@ -223,8 +223,8 @@ fn mix_weights_parse_and_pick_in_proportion() {
 
 async fn decode_body(content_type: &str, body: Vec<u8>) -> Session {
     let raw = match decode::body_kind(Some(content_type)).unwrap() {
-        BodyKind::Json => decode::json::decode(&body).unwrap(),
-        BodyKind::Form => decode::form::decode(&body).unwrap(),
+        BodyKind::Json => decode::json::decode(&body, 2_000).unwrap(),
+        BodyKind::Form => decode::form::decode(&body, 2_000).unwrap(),
         BodyKind::Multipart { boundary } => {
             let stream =
                 futures_util::stream::once(

@@ -129,7 +129,8 @@ fn parse(number: u64, text: &str) -> Result<Record, String> {
 
 /// Applies the front's decoder and the session rules, as the front would.
 fn validate(record: &Record, limits: &Limits) -> Result<(), String> {
-    let raw = decode::json::decode(&record.body).map_err(|error| error.to_string())?;
+    let raw =
+        decode::json::decode(&record.body, limits.max_points).map_err(|error| error.to_string())?;
     let now = chrono::Utc::now().timestamp();
     raw.parse(limits, now)
         .map(drop)
