@@ -52,7 +52,7 @@ pub struct Credentials {
 /// Why a request is not authenticated. Every variant is a `403`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
-    /// A header is absent or unreadable.
+    /// A header is absent, unreadable or given more than once.
     #[error("{0}")]
     Malformed(&'static str),
     /// The timestamp is outside the accepted window.
@@ -101,11 +101,18 @@ impl Credentials {
         })
     }
 
-    /// Checks the timestamp window and, in constant time, the signature against `secret`.
-    pub fn verify(&self, secret: &str, now: i64, window_seconds: i64) -> Result<(), AuthError> {
+    /// Checks that the timestamp is within `window_seconds` of `now`. Callers check this
+    /// before they look the user up, so that known and unknown users get the same answer.
+    pub fn check_window(&self, now: i64, window_seconds: i64) -> Result<(), AuthError> {
         if self.timestamp.abs_diff(now) > window_seconds.unsigned_abs() {
             return Err(AuthError::Expired(window_seconds));
         }
+        Ok(())
+    }
+
+    /// Checks the timestamp window and, in constant time, the signature against `secret`.
+    pub fn verify(&self, secret: &str, now: i64, window_seconds: i64) -> Result<(), AuthError> {
+        self.check_window(now, window_seconds)?;
         let expected = password(&self.username, secret, self.timestamp);
         if bool::from(expected.as_bytes().ct_eq(self.password.as_bytes())) {
             Ok(())
@@ -176,6 +183,16 @@ mod tests {
         );
         assert_eq!(
             credentials.verify("s3cret", 699, 300),
+            Err(AuthError::Expired(300))
+        );
+    }
+
+    #[test]
+    fn the_window_is_checked_without_a_secret() {
+        let credentials = signed(1_000);
+        assert_eq!(credentials.check_window(1_300, 300), Ok(()));
+        assert_eq!(
+            credentials.check_window(1_301, 300),
             Err(AuthError::Expired(300))
         );
     }

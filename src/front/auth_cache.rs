@@ -128,8 +128,14 @@ impl AuthCache {
         let data = self.data.load_full().ok_or_else(|| {
             ApiError::Unavailable("authentication data is not loaded yet; retry shortly".into())
         })?;
-        let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
-        let credentials = Credentials::parse(header("authorization"), header(TIMESTAMP_HEADER))
+        let credentials = Credentials::parse(
+            single_header(headers, "authorization")?,
+            single_header(headers, TIMESTAMP_HEADER)?,
+        )
+        .map_err(forbidden)?;
+        // Before the user is looked up: a stale request gets one answer whoever it names.
+        credentials
+            .check_window(now, self.window_seconds)
             .map_err(forbidden)?;
         let Some(secret) = data.secrets.get(&credentials.username) else {
             self.reload_soon.notify_one();
@@ -140,6 +146,19 @@ impl AuthCache {
             .map_err(forbidden)?;
         Ok((data, credentials.username))
     }
+}
+
+/// A header's value when it is given at most once. Two `Authorization` headers are refused
+/// rather than one of them picked: a proxy and the front could otherwise pick different ones.
+fn single_header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ApiError> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(forbidden(AuthError::Malformed(
+            "Authorization and X-API-Timestamp must each be given once",
+        )));
+    }
+    Ok(first.and_then(|value| value.to_str().ok()))
 }
 
 fn forbidden(error: AuthError) -> ApiError {
