@@ -8,7 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::error::ApiError;
-use crate::session::{PointName, SessionUuid, parse_unix_seconds};
+use crate::session::{MAX_UNIX_SECONDS, PointName, SessionUuid, parse_unix_seconds};
 use crate::store::read::Position;
 
 /// The path parameters, or a `400` when they cannot be read (e.g. invalid UTF-8).
@@ -103,7 +103,10 @@ pub fn decode_cursor(text: &str) -> Result<Position, ApiError> {
     };
     let received_micros: i64 = micros.parse().map_err(|_| invalid())?;
     let id: i64 = id.parse().map_err(|_| invalid())?;
-    if chrono::DateTime::from_timestamp_micros(received_micros).is_none() {
+    // Receive times are stamps of a front's clock: a cursor outside 1970–9999 is forged (and
+    // PostgreSQL's timestamps end before chrono's, so it would fail there as a 500).
+    let latest = (MAX_UNIX_SECONDS + 1) * 1_000_000 - 1;
+    if !(0..=latest).contains(&received_micros) {
         return Err(invalid());
     }
     Ok(Position {
@@ -144,8 +147,16 @@ mod tests {
             let encoded = URL_SAFE_NO_PAD.encode(bad);
             assert!(decode_cursor(&encoded).is_err(), "{bad}");
         }
-        let huge = URL_SAFE_NO_PAD.encode(format!("v1:{}:1", i64::MAX));
-        assert!(decode_cursor(&huge).is_err());
+        // Out of range for chrono, or only for PostgreSQL (year -200000), or before 1970.
+        for micros in [
+            i64::MAX,
+            -6_311_390_400_000_000_000,
+            -1,
+            253_402_300_800_000_000,
+        ] {
+            let forged = URL_SAFE_NO_PAD.encode(format!("v1:{micros}:1"));
+            assert!(decode_cursor(&forged).is_err(), "{micros}");
+        }
     }
 
     #[test]
