@@ -34,6 +34,7 @@ use self::auth_cache::AuthCache;
 use self::error::{ApiError, success};
 use crate::broker::Publisher;
 use crate::config::Config;
+use crate::session::clip;
 use crate::store::Store;
 
 /// What every handler shares; cheap to clone.
@@ -85,8 +86,23 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(observe::record))
         // 5xx answers are logged once where they are decided, not again as trace errors.
-        .layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(Level::DEBUG)))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
+        )
         .with_state(state)
+}
+
+/// The span of one request. Method and path are the client's to choose, so they are clipped
+/// (a debug log once carried megabyte URLs).
+fn request_span(request: &axum::extract::Request) -> tracing::Span {
+    tracing::debug_span!(
+        "request",
+        method = %clip(request.method().as_str()),
+        uri = %clip(&request.uri().to_string()),
+        version = ?request.version(),
+    )
 }
 
 async fn server_time() -> Response {
