@@ -8,7 +8,7 @@
 # 2x), their memory, an optional soak, and (when perf works) a CPU profile under load.
 #
 # It never touches what `make run` uses: its own database (intake_bench, dropped and recreated),
-# its own exchanges and queues (intake-bench.*), its own ports (18080-18082, 19091). Everything
+# its own exchanges and queues (intake-bench.*), its own ports (18080-18083, 19091). Everything
 # it starts is stopped on exit. Results: target/bench/results.json (machine-readable),
 # target/bench/summary.md (also printed), raw outputs beside them.
 #
@@ -53,6 +53,7 @@ BIN=target/release
 BARE_PORT=18080
 DISCARD_PORT=18081
 FRONT_PORT=18082
+FRONT_METRICS_PORT=18083
 CONSUMER_ADDR=127.0.0.1:19091
 DB_NAME=intake_bench
 ADMIN_DB_URL=postgres://intake:intake@127.0.0.1:5432/intake
@@ -140,7 +141,7 @@ metric() { # URL NAME [LABEL-SUBSTRING]: sum of a Prometheus counter's series, e
 wait_drain() {
     local deadline=$((SECONDS + DRAIN_TIMEOUT)) published landed depth
     while :; do
-        published=$(metric "http://127.0.0.1:$FRONT_PORT/metrics" intake_publish_total 'result="confirmed"')
+        published=$(metric "http://127.0.0.1:$FRONT_METRICS_PORT/metrics" intake_publish_total 'result="confirmed"')
         landed=$(metric "http://$CONSUMER_ADDR/metrics" intake_uploads_total)
         if [[ -n $published && -n $landed ]]; then
             ((landed >= published)) && return 0
@@ -427,7 +428,7 @@ trap 'exit 130' INT TERM
 mkdir -p "$OUT"
 rm -f "$OUT"/*.json "$OUT"/*.log "$OUT"/*.txt "$OUT"/*.data "$OUT"/*.run "$OUT"/*.metrics
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-for p in $BARE_PORT $DISCARD_PORT $FRONT_PORT "${CONSUMER_ADDR##*:}"; do
+for p in $BARE_PORT $DISCARD_PORT $FRONT_PORT $FRONT_METRICS_PORT "${CONSUMER_ADDR##*:}"; do
     port_free "$p" || die "port $p is in use: stop what listens there first"
 done
 command -v jq >/dev/null || die "jq is needed"
@@ -482,7 +483,7 @@ export AMQP_URL='amqp://guest:guest@127.0.0.1:5672/%2f'
 export INTAKE_BROKER__EXCHANGE=$EX INTAKE_BROKER__QUEUE=$QUEUE
 export INTAKE_BROKER__DEAD_LETTER_EXCHANGE=$DLX INTAKE_BROKER__DEAD_LETTER_QUEUE=$DLQ
 export INTAKE_CONSUMER__LISTEN=$CONSUMER_ADDR
-export INTAKE_LISTEN=127.0.0.1:$FRONT_PORT
+export INTAKE_LISTEN=127.0.0.1:$FRONT_PORT INTAKE_FRONT__METRICS_LISTEN=127.0.0.1:$FRONT_METRICS_PORT
 export RUST_LOG=${RUST_LOG:-warn}
 
 log "database $DB_NAME (dropped, recreated, migrated); queues $QUEUE, $DLQ (deleted)"
@@ -585,7 +586,7 @@ start_pipeline() { # PHASE
         '{front_rss_kib: $f, consumer_rss_kib: $c}' >"$OUT/phase-$phase.idle.json"
 }
 stop_pipeline() { # after wait_drain; keeps the metrics and the RSS the phase ended with
-    curl -sf --max-time 2 "http://127.0.0.1:$FRONT_PORT/metrics" >"$OUT/front-$phase.metrics" || true
+    curl -sf --max-time 2 "http://127.0.0.1:$FRONT_METRICS_PORT/metrics" >"$OUT/front-$phase.metrics" || true
     curl -sf --max-time 2 "http://$CONSUMER_ADDR/metrics" >"$OUT/consumer-$phase.metrics" || true
     jq -n --argjson f "$(rss "$front_pid" VmRSS)" --argjson c "$(rss "$consumer_pid" VmRSS)" \
         '{front_rss_kib: $f, consumer_rss_kib: $c}' >"$OUT/phase-$phase.end.json"

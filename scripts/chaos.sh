@@ -26,7 +26,7 @@ front_url=http://127.0.0.1:18180
 pg_version=$(find /etc/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V | tail -1)
 
 export DATABASE_URL=$db_url
-export INTAKE_LISTEN=127.0.0.1:18180
+export INTAKE_LISTEN=127.0.0.1:18180 INTAKE_FRONT__METRICS_LISTEN=127.0.0.1:18181
 export INTAKE_BROKER__EXCHANGE=intake-chaos.x INTAKE_BROKER__QUEUE=intake-chaos.q
 export INTAKE_BROKER__DEAD_LETTER_EXCHANGE=intake-chaos.dlx INTAKE_BROKER__DEAD_LETTER_QUEUE=intake-chaos.dlq
 export RUST_LOG=${RUST_LOG:-warn}

@@ -64,6 +64,16 @@ pub struct Config {
 pub struct FrontConfig {
     /// Address to listen on (`INTAKE_LISTEN`).
     pub listen: SocketAddr,
+    /// Address of the front's own metrics listener (`/metrics`), apart from the devices'
+    /// port: loopback by default, for a Prometheus on the same host or network.
+    pub metrics_listen: SocketAddr,
+    /// PEM certificate chain: with `tls_key`, the front speaks TLS itself (for deployments
+    /// without a proxy that ends TLS).
+    #[serde(default)]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    #[serde(default)]
+    pub tls_key: Option<PathBuf>,
     /// Largest accepted request body, in bytes (larger is `413`).
     pub body_limit_bytes: usize,
     /// How long a publish may wait for the broker's confirm before the client gets `503`.
@@ -85,8 +95,12 @@ pub struct FrontConfig {
     pub shutdown_timeout_seconds: u64,
     /// Most connections open at once (slow or idle clients cannot exhaust the process).
     pub max_connections: usize,
-    /// Time a client has to send the request headers.
+    /// Time a client has to send the request headers; a new connection must have sent its
+    /// first request's headers (and finished its TLS handshake) by then.
     pub header_read_timeout_ms: u64,
+    /// A connection without a request in flight for this long is closed (HTTP/1 keep-alive
+    /// and HTTP/2 alike); also the interval of HTTP/2 pings.
+    pub idle_timeout_ms: u64,
     /// Time a client has to send the whole body (`408` after it).
     pub body_read_timeout_ms: u64,
     /// With `?wait=stored`, how long a write waits for the consumer to commit it before it

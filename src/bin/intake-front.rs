@@ -21,11 +21,17 @@ async fn run() -> anyhow::Result<()> {
     let config = Config::load()?;
     intake::telemetry::init(&config.log);
     Store::new(&config.database).refuse_unmigrated().await?;
-    let listen = config.front.listen;
+    let (listen, metrics) = (config.front.listen, config.front.metrics_listen);
+    let tls = config.front.tls_cert.is_some();
     let front = Front::build(config)
         .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
-    tracing::info!(address = %front.local_addr()?, "intake-front listening");
+        .with_context(|| format!("cannot listen on {listen} and {metrics}"))?;
+    tracing::info!(
+        address = %front.local_addr()?,
+        metrics = %front.metrics_addr()?,
+        tls,
+        "intake-front listening"
+    );
     front.run(intake::shutdown::signal()).await?;
     tracing::info!("intake-front stopped");
     Ok(())

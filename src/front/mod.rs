@@ -11,6 +11,7 @@ pub mod params;
 pub mod read;
 pub mod routes;
 pub mod serve;
+pub mod tls;
 pub mod update;
 pub mod wait;
 pub mod write_path;
@@ -81,7 +82,6 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api)
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(crate::telemetry::metrics_route))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(observe::record))
@@ -103,6 +103,13 @@ fn request_span(request: &axum::extract::Request) -> tracing::Span {
         uri = %clip(&request.uri().to_string()),
         version = ?request.version(),
     )
+}
+
+/// The front's metrics listener: `/metrics` only, apart from the devices' port.
+pub fn metrics_router() -> Router {
+    Router::new()
+        .route("/metrics", get(crate::telemetry::metrics_route))
+        .fallback(not_found)
 }
 
 async fn server_time() -> Response {
@@ -129,9 +136,14 @@ async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
 }
 
+/// Connections the metrics listener serves at once.
+const METRICS_CONNECTIONS: usize = 16;
+
 /// A front bound to its listener, ready to serve.
 pub struct Front {
     listener: TcpListener,
+    metrics_listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     app: Router,
     background: CancellationToken,
     limits: serve::ConnectionLimits,
@@ -178,10 +190,17 @@ impl Front {
         )
         .await;
         let publisher = publisher(&config, background.clone());
+        let tls = tls::acceptor(
+            config.front.tls_cert.as_deref(),
+            config.front.tls_key.as_deref(),
+        )
+        .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?;
         let listener = TcpListener::bind(config.front.listen).await?;
+        let metrics_listener = TcpListener::bind(config.front.metrics_listen).await?;
         let limits = serve::ConnectionLimits {
             max_connections: config.front.max_connections,
             header_read_timeout: Duration::from_millis(config.front.header_read_timeout_ms.max(1)),
+            idle_timeout: Duration::from_millis(config.front.idle_timeout_ms.max(1)),
             drain_timeout: Duration::from_secs(config.front.shutdown_timeout_seconds),
         };
         let publish_budget = Arc::new(tokio::sync::Semaphore::new(
@@ -201,6 +220,8 @@ impl Front {
         };
         Ok(Self {
             listener,
+            metrics_listener,
+            tls,
             app: router(state),
             background,
             limits,
@@ -211,6 +232,11 @@ impl Front {
     /// The address actually bound.
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The address the metrics listener actually bound.
+    pub fn metrics_addr(&self) -> std::io::Result<SocketAddr> {
+        self.metrics_listener.local_addr()
     }
 
     /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests
@@ -225,7 +251,20 @@ impl Front {
             shutdown.await;
             stopping.cancel();
         });
-        serve::serve(self.listener, self.app, self.limits, stop).await;
+        // Plain HTTP, a few connections: Prometheus scrapers, not fleets.
+        let metrics_limits = serve::ConnectionLimits {
+            max_connections: METRICS_CONNECTIONS,
+            ..self.limits
+        };
+        let metrics = tokio::spawn(serve::serve(
+            self.metrics_listener,
+            metrics_router(),
+            metrics_limits,
+            None,
+            stop.clone(),
+        ));
+        serve::serve(self.listener, self.app, self.limits, self.tls, stop).await;
+        let _ = metrics.await;
         self.background.cancel();
         self.publisher.close().await;
         Ok(())

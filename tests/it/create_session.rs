@@ -417,7 +417,14 @@ async fn the_front_counts_requests_in_prometheus_format() {
         app.post_json(&json!({"session": {"unit_id": "m"}})).await.0,
         202
     );
-    let response = app.http.get(app.url("/metrics")).send().await.unwrap();
+    let devices_port = app.http.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(
+        devices_port.status(),
+        404,
+        "metrics are not on the devices' port"
+    );
+    let metrics_url = format!("http://{}/metrics", app.metrics_address);
+    let response = app.http.get(metrics_url).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let text = response.text().await.unwrap();
     for needle in [

@@ -174,6 +174,8 @@ pub struct TestApp {
     pub topology: Topology,
     pub config: Config,
     pub address: SocketAddr,
+    /// The front's metrics listener.
+    pub metrics_address: SocketAddr,
     pub project_id: i64,
     pub username: String,
     pub secret: String,
@@ -211,6 +213,7 @@ impl TestApp {
         };
         let front = Front::build(config.clone()).await.expect("front starts");
         let address = front.local_addr().unwrap();
+        let metrics_address = front.metrics_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(front.run(async move {
             let _ = stopped.await;
@@ -220,6 +223,7 @@ impl TestApp {
             topology,
             config,
             address,
+            metrics_address,
             project_id,
             username,
             secret,
@@ -227,7 +231,10 @@ impl TestApp {
             front_stop: Some(stop),
             consumers: Vec::new(),
         };
-        app.wait_ready().await;
+        // A TLS front cannot be probed over plain HTTP; such a test checks it itself.
+        if app.config.front.tls_cert.is_none() {
+            app.wait_ready().await;
+        }
         app
     }
 
