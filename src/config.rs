@@ -132,6 +132,9 @@ pub struct ConsumerConfig {
     pub retry_initial_ms: u64,
     /// Longest delay between write retries.
     pub retry_max_ms: u64,
+    /// Uploads stamped further ahead of this consumer's clock are dead-lettered: fronts stamp
+    /// with their own clock, so only clock differences between hosts are forgiven.
+    pub max_clock_skew_seconds: u64,
 }
 
 /// PostgreSQL settings.

@@ -39,10 +39,12 @@ pub struct Retry {
 pub struct Stopped;
 
 /// Decides every message of a batch, retrying transient database failures with backoff
-/// until they pass or `cancel` fires.
+/// until they pass or `cancel` fires. Uploads stamped more than `max_clock_skew` ahead of this
+/// consumer's clock are dead-lettered (see [`from_the_future`]).
 pub async fn process(
     store: &Store,
     limits: &Limits,
+    max_clock_skew: Duration,
     bodies: &[&[u8]],
     retry: Retry,
     cancel: &CancellationToken,
@@ -50,8 +52,18 @@ pub async fn process(
     let mut outcomes = vec![Outcome::Superseded; bodies.len()];
     let mut uploads = Vec::with_capacity(bodies.len());
     let mut positions = Vec::with_capacity(bodies.len());
+    let now_micros = chrono::Utc::now().timestamp_micros();
     for (position, body) in bodies.iter().enumerate() {
-        match Upload::decode(body, limits) {
+        let decoded = Upload::decode(body, limits);
+        if let Some(reason) = decoded
+            .as_ref()
+            .ok()
+            .and_then(|upload| from_the_future(upload, now_micros, max_clock_skew))
+        {
+            outcomes[position] = Outcome::DeadLetter(reason);
+            continue;
+        }
+        match decoded {
             Ok(upload) => {
                 uploads.push(upload);
                 positions.push(position);
@@ -86,6 +98,27 @@ pub async fn process(
         }
     }
     Ok(outcomes)
+}
+
+/// Why an upload's receive time cannot be a front's stamp: it is further ahead of `now` than
+/// any clock difference allows. Stored, it would outrank every later write of its session
+/// until that time (a message stamped in year 9999 froze its session: later writes were
+/// answered "stored" and changed nothing).
+pub fn from_the_future(
+    upload: &Upload,
+    now_micros: i64,
+    max_clock_skew: Duration,
+) -> Option<String> {
+    let skew = i64::try_from(max_clock_skew.as_micros()).unwrap_or(i64::MAX);
+    let ahead = upload.stamp.received_micros.saturating_sub(now_micros);
+    (ahead > skew).then(|| {
+        format!(
+            "receive time {} is {} s ahead of the consumer's clock (more than consumer.max_clock_skew_seconds = {})",
+            upload.stamp.received().to_rfc3339(),
+            ahead / 1_000_000,
+            max_clock_skew.as_secs()
+        )
+    })
 }
 
 fn apply(

@@ -242,7 +242,16 @@ impl Worker {
         let redelivered = batch.iter().filter(|d| d.redelivered).count();
         record_deliveries(batch, redelivered);
         let started = std::time::Instant::now();
-        let outcomes = match process(&self.store, &self.config.limits, &bodies, retry, cancel).await
+        let skew = Duration::from_secs(self.config.consumer.max_clock_skew_seconds);
+        let outcomes = match process(
+            &self.store,
+            &self.config.limits,
+            skew,
+            &bodies,
+            retry,
+            cancel,
+        )
+        .await
         {
             Ok(outcomes) => outcomes,
             Err(Stopped) => return Ok(None),

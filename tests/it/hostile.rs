@@ -6,6 +6,7 @@ use crate::common;
 
 mod connections;
 mod raw;
+mod stamps;
 
 use std::time::Duration;
 
