@@ -8,7 +8,7 @@ MAKEFLAGS += --no-print-directory
 # Defaults for the binaries and the tests; tests derive their own database and queue names from
 # these, so sharing them is safe. Override from the environment or the command line.
 export DATABASE_URL ?= postgres://intake:intake@127.0.0.1:5432/intake
-export AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/%2f
+export AMQP_URL ?= amqp://intake:intake@127.0.0.1:5672/intake
 
 BIN := ./target/release
 # nextest where installed (dev machines and CI have it), plain cargo test otherwise.

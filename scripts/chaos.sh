@@ -22,6 +22,11 @@ bin=./target/release
 base_url=${DATABASE_URL:-postgres://intake:intake@127.0.0.1:5432/intake}
 db_url="${base_url%/*}/intake_chaos"
 admin_url="${base_url%/*}/postgres"
+# The vhost of AMQP_URL (where the front and consumers declare the chaos queues), for rabbitmqctl.
+amqp_url=${AMQP_URL:-amqp://intake:intake@127.0.0.1:5672/intake}
+vhost=${amqp_url##*/}
+vhost=${vhost%%\?*}
+[[ -n $vhost && ${vhost,,} != "%2f" ]] || vhost=/
 front_url=http://127.0.0.1:18180
 pg_version=$(find /etc/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V | tail -1)
 
@@ -53,7 +58,7 @@ cleanup() { # its own database and queues are of no use after the report
     psql "$admin_url" -qc "DROP DATABASE IF EXISTS intake_chaos WITH (FORCE)" >/dev/null 2>&1 || true
     local queue
     for queue in intake-chaos.q intake-chaos.dlq; do
-        rabbitmqctl -q delete_queue "$queue" >/dev/null 2>&1 || true
+        rabbitmqctl -q -p "$vhost" delete_queue "$queue" >/dev/null 2>&1 || true
     done
 }
 trap 'services_up; stop_all; cleanup' EXIT
@@ -73,7 +78,7 @@ wait_until() { # description, timeout seconds, command...
 front_ready() { curl -fsS "$front_url/readyz"; }
 queue_empty() {
     local depth
-    depth=$(rabbitmqctl -q list_queues name messages 2>/dev/null | awk '$1=="intake-chaos.q"{print $2}')
+    depth=$(rabbitmqctl -q -p "$vhost" list_queues name messages 2>/dev/null | awk '$1=="intake-chaos.q"{print $2}')
     [[ ${depth:-1} == 0 ]]
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Ensures PostgreSQL and RabbitMQ are installed, running and answering on this machine, and
 # that the `intake` role and database exist. Idempotent: when everything already runs it only
-# checks (a few seconds) and never restarts anything. Needs root on a fresh Debian 12 machine.
+# checks (a few seconds) and never restarts anything. Also the `intake` user and vhost of RabbitMQ. Needs root on a fresh Debian 12 machine.
 set -euo pipefail
 
 log() { echo "services: $*"; }
@@ -93,4 +93,18 @@ fi
 rmq_ver=$(dpkg-query -W -f='${Version}' rabbitmq-server 2>/dev/null || rabbitmq-diagnostics -q server_version) \
     || die "cannot tell the rabbitmq version"
 dpkg --compare-versions "$rmq_ver" ge 3.8 || die "rabbitmq $rmq_ver is too old for quorum queues (need >= 3.8)"
-log "rabbitmq ok: $rmq_ver (quorum queues supported) on amqp://guest:guest@127.0.0.1:$AMQP_PORT/%2f"
+
+# The intake user and vhost, as for PostgreSQL: guest may only connect from loopback and owns
+# the default vhost, so intake gets its own. Adding a user or a vhost restarts nothing. Each
+# step is idempotent; the password is set every time so the user ends up as wanted.
+rmq() { timeout 60 rabbitmqctl -q "$@"; }
+rmq list_vhosts | grep -qx intake || rmq add_vhost intake >/dev/null \
+    || die "cannot create the rabbitmq vhost intake"
+if rmq list_users | awk '{print $1}' | grep -qx intake; then
+    rmq change_password intake intake >/dev/null || die "cannot set the rabbitmq password of intake"
+else
+    rmq add_user intake intake >/dev/null || die "cannot create the rabbitmq user intake"
+fi
+rmq set_permissions -p intake intake '.*' '.*' '.*' >/dev/null \
+    || die "cannot grant the rabbitmq user intake the vhost intake"
+log "rabbitmq ok: $rmq_ver (quorum queues supported) on amqp://intake:intake@127.0.0.1:$AMQP_PORT/intake"

@@ -27,8 +27,20 @@ fn broker_address() -> SocketAddr {
         .unwrap_or_else(|_| "127.0.0.1:5672".parse().unwrap())
 }
 
+/// The test broker URL, its host and port replaced by the proxy's.
 fn through(proxy: &Proxy) -> String {
-    format!("amqp://guest:guest@{}/%2f", proxy.address)
+    let url = common::amqp_url();
+    let (scheme, rest) = url.split_once("://").unwrap_or(("amqp", &url));
+    let (credentials, host_and_path) = rest.rsplit_once('@').unwrap_or(("", rest));
+    let path = host_and_path
+        .find('/')
+        .map_or("", |at| &host_and_path[at..]);
+    let credentials = if credentials.is_empty() {
+        String::new()
+    } else {
+        format!("{credentials}@")
+    };
+    format!("{scheme}://{credentials}{}{path}", proxy.address)
 }
 
 fn session(uuid: &str) -> serde_json::Value {

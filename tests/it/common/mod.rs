@@ -28,7 +28,8 @@ pub fn base_database_url() -> String {
 
 /// The broker URL tests use.
 pub fn amqp_url() -> String {
-    std::env::var("AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+    std::env::var("AMQP_URL")
+        .unwrap_or_else(|_| "amqp://intake:intake@127.0.0.1:5672/intake".into())
 }
 
 fn with_database(url: &str, name: &str) -> String {
