@@ -5,6 +5,7 @@
 use crate::common;
 
 mod connections;
+mod inputs;
 mod raw;
 mod stamps;
 

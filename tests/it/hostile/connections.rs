@@ -151,3 +151,15 @@ async fn the_tls_listener_serves_https_and_cuts_silent_handshakes() {
     let took = closed_within(&mut silent, Duration::from_secs(5)).await;
     assert!(took.is_some(), "a silent TLS connection was held");
 }
+
+#[tokio::test]
+async fn a_pooled_connection_closed_for_idleness_is_not_reused() {
+    let app = TestApp::front_only().await;
+    let client = reqwest::Client::new();
+    for _ in 0..3 {
+        let response = client.get(app.url("/healthz")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        // Past the test's idle limit (3 s): the client must see the close, not send into it.
+        tokio::time::sleep(Duration::from_millis(3_500)).await;
+    }
+}
