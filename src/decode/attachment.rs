@@ -46,7 +46,7 @@ where
             "multipart/form-data needs a boundary parameter in Content-Type",
         )),
         None => {
-            let bytes = collect(limited, limit, FIELD).await?;
+            let bytes = collect(limited, headers, limit, FIELD).await?;
             if bytes.is_empty() {
                 return Err(DecodeError::malformed(
                     FIELD,
@@ -56,7 +56,7 @@ where
             Ok(FileAttachment::new(
                 filename,
                 content_type.unwrap_or(OCTET_STREAM).to_owned(),
-                bytes.to_vec(),
+                bytes,
             ))
         }
     }

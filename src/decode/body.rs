@@ -42,11 +42,11 @@ where
             super::multipart::decode(BodyDataStream::new(limited), boundary, &limits).await
         }
         BodyKind::Json => super::json::decode(
-            &collect(limited, limit, "body").await?,
+            &collect(limited, headers, limit, "body").await?,
             limits.max_points,
         ),
         BodyKind::Form => super::form::decode(
-            &collect(limited, limit, "body").await?,
+            &collect(limited, headers, limit, "body").await?,
             limits.max_points,
         ),
     }
@@ -60,24 +60,41 @@ pub(crate) fn refuse_declared(headers: BodyHeaders<'_>, limit: usize) -> Result<
     }
 }
 
-/// The whole (limited) body; past the limit `413`, a failed read a `400` naming `field`.
+/// The whole (limited) body in one buffer, sized up front from the declared length; past the
+/// limit `413`, a failed read a `400` naming `field`. Collecting the frames and then joining
+/// them held every byte twice: 64 MiB for a 32 MiB body.
 pub(crate) async fn collect<B>(
     body: Limited<B>,
+    headers: BodyHeaders<'_>,
     limit: usize,
     field: &str,
-) -> Result<Bytes, DecodeError>
+) -> Result<Vec<u8>, DecodeError>
 where
     B: Body<Data = Bytes>,
     B::Error: Into<Box<dyn Error + Send + Sync>>,
 {
-    match body.collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<LengthLimitError>() => Err(too_large(limit)),
-        Err(error) => Err(DecodeError::malformed(
-            field,
-            format!("could not read the body: {error}"),
-        )),
+    let mut body = std::pin::pin!(body);
+    let declared = headers
+        .content_length
+        .and_then(|length| usize::try_from(length).ok());
+    let mut bytes = Vec::with_capacity(declared.map_or(0, |length| length.min(limit)));
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(frame) => {
+                if let Ok(data) = frame.into_data() {
+                    bytes.extend_from_slice(&data);
+                }
+            }
+            Err(error) if error.is::<LengthLimitError>() => return Err(too_large(limit)),
+            Err(error) => {
+                return Err(DecodeError::malformed(
+                    field,
+                    format!("could not read the body: {error}"),
+                ));
+            }
+        }
     }
+    Ok(bytes)
 }
 
 /// The `413` of a body over the limit.

@@ -4,8 +4,8 @@
 
 use serde_json::json;
 
-use crate::common::{TestApp, read};
 use super::raw::{assert_json_4xx, auth_headers, exchange, post};
+use crate::common::{TestApp, read};
 
 #[tokio::test]
 async fn made_up_methods_share_one_metrics_label() {
