@@ -10,7 +10,7 @@ use multer::{Constraints, Multipart, SizeLimit};
 
 use super::DecodeError;
 use super::body::{BodyHeaders, collect, refuse_declared};
-use super::multipart::stream_error;
+use super::multipart::{extended_parameter, read, stream_error};
 use crate::session::FileAttachment;
 
 /// The multipart field that carries the file.
@@ -79,19 +79,23 @@ where
         Constraints::new().size_limit(size),
     );
     let mut found = None;
-    while let Some(field) = multipart.next_field().await.map_err(stream_error)? {
+    while let Some(mut field) = multipart.next_field().await.map_err(stream_error)? {
         if field.name() != Some(FIELD) {
             continue;
         }
         if found.is_some() {
             return Err(DecodeError::malformed(FIELD, "is given more than once"));
         }
-        let filename = field.file_name().map(str::to_owned);
+        // `filename*=` (RFC 5987) as the create route reads it: non-ASCII names.
+        let filename = field
+            .file_name()
+            .map(str::to_owned)
+            .or_else(|| extended_parameter(&field, "filename"));
         let content_type = field
             .content_type()
             .map_or_else(|| OCTET_STREAM.to_owned(), ToString::to_string);
-        let bytes = field.bytes().await.map_err(stream_error)?;
-        found = Some(FileAttachment::new(filename, content_type, bytes.to_vec()));
+        let bytes = read(&mut field, FIELD, limit).await?;
+        found = Some(FileAttachment::new(filename, content_type, bytes));
     }
     found.ok_or_else(|| {
         DecodeError::malformed(FIELD, "is required: a multipart field named attachment")

@@ -129,7 +129,7 @@ where
 /// An RFC 5987 `key*=charset'language'percent-encoded` parameter of the part's
 /// Content-Disposition, which multer does not read but some clients (reqwest among them) send
 /// for names with spaces or non-ASCII characters.
-fn extended_parameter(field: &Field<'_>, key: &str) -> Option<String> {
+pub(crate) fn extended_parameter(field: &Field<'_>, key: &str) -> Option<String> {
     let disposition = field.headers().get("content-disposition")?.to_str().ok()?;
     let wanted = format!("{key}*=");
     let value = disposition
@@ -148,7 +148,11 @@ fn extended_parameter(field: &Field<'_>, key: &str) -> Option<String> {
 }
 
 /// Reads one part whole, refusing it once it passes `limit` bytes.
-async fn read(field: &mut Field<'_>, name: &str, limit: u64) -> Result<Vec<u8>, DecodeError> {
+pub(crate) async fn read(
+    field: &mut Field<'_>,
+    name: &str,
+    limit: u64,
+) -> Result<Vec<u8>, DecodeError> {
     let mut bytes = Vec::new();
     while let Some(chunk) = field.chunk().await.map_err(stream_error)? {
         let total = u64::try_from(bytes.len().saturating_add(chunk.len())).unwrap_or(u64::MAX);

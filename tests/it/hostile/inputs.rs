@@ -195,3 +195,28 @@ async fn list_pages_are_bounded_in_bytes() {
     }
     assert_eq!(seen, ["big-3", "big-2", "big-1"]);
 }
+
+#[tokio::test]
+async fn an_attachment_put_reads_an_extended_file_name() {
+    let app = TestApp::spawn().await;
+    app.create_stored(&json!({"session": {"uuid": "named", "unit_id": "u"}}))
+        .await;
+    // `filename*=` alone, as clients send non-ASCII names (RFC 5987).
+    let body = b"--b\r\nContent-Disposition: form-data; name=\"attachment\"; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf\r\nContent-Type: application/pdf\r\n\r\n%PDF\r\n--b--\r\n";
+    let response = app
+        .request(
+            reqwest::Method::PUT,
+            &app.project_path("/sessions/named/attachments/doc"),
+        )
+        .header("content-type", "multipart/form-data; boundary=b")
+        .body(body.to_vec())
+        .send()
+        .await
+        .unwrap();
+    let (status, answer) = read(response).await;
+    assert_eq!(status, 202, "{answer}");
+    let stored = app
+        .read_until("named", |s| s["data"]["doc"].is_object())
+        .await;
+    assert_eq!(stored["data"]["doc"]["filename"], "résumé.pdf");
+}
