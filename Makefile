@@ -14,7 +14,7 @@ BIN := ./target/release
 # nextest where installed (dev machines and CI have it), plain cargo test otherwise.
 TEST_RUNNER = $(if $(shell cargo nextest --version 2>/dev/null),cargo nextest run,cargo test)
 
-.PHONY: help services build migrate demo run run-front run-consumer fmt lint test bench fuzz chaos clean
+.PHONY: help services build migrate demo run run-front run-consumer fmt lint test bench fuzz chaos hostile clean
 
 help: ## Show this list
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-13s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ bench: ## Run the benchmarks (scripts/bench.sh)
 
 chaos: ## Fault suite against the real services (CHAOS_SECONDS per scenario, default 30)
 	@bash scripts/chaos.sh
+
+hostile: services ## The front's peak memory for each hostile body shape (scripts/hostile.sh)
+	@bash scripts/hostile.sh
 
 fuzz: ## Fuzz the body and message decoders (FUZZ_SECONDS per target, default 60)
 	@bash scripts/fuzz.sh
