@@ -46,8 +46,7 @@ async fn silent_connections_are_closed_and_free_their_slots() {
 
 #[tokio::test]
 async fn idle_http2_connections_are_closed() {
-    // Test config: idle after 3 s.
-    let app = TestApp::front_only().await;
+    let app = TestApp::front_with(|config| config.front.idle_timeout_ms = 3_000).await;
     let tcp = TcpStream::connect(app.address).await.unwrap();
     let (mut client, connection) = h2::client::handshake(tcp).await.unwrap();
     let connection = tokio::spawn(connection);
@@ -154,7 +153,7 @@ async fn the_tls_listener_serves_https_and_cuts_silent_handshakes() {
 
 #[tokio::test]
 async fn a_pooled_connection_closed_for_idleness_is_not_reused() {
-    let app = TestApp::front_only().await;
+    let app = TestApp::front_with(|config| config.front.idle_timeout_ms = 3_000).await;
     let client = reqwest::Client::new();
     for _ in 0..3 {
         let response = client.get(app.url("/healthz")).send().await.unwrap();
