@@ -70,7 +70,7 @@ start_front() {
     "$bin/intake-front" >>"$out/front.log" 2>&1 &
     front_pid=$!
     local deadline=$((SECONDS + 30))
-    until curl -fsS -o /dev/null "http://$INTAKE_LISTEN/readyz"; do
+    until curl -fs -o /dev/null "http://$INTAKE_LISTEN/readyz"; do
         kill -0 "$front_pid" 2>/dev/null || { say "intake-front exited; see $out/front.log"; exit 1; }
         ((SECONDS < deadline)) || { say "intake-front not ready after 30 s"; exit 1; }
         sleep 0.2
