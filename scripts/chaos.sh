@@ -6,6 +6,7 @@
 #   CHAOS_SECONDS  load per scenario (default 30; CI uses a short form)
 #   CHAOS_RATE     uploads per second offered (default 200)
 #   CHAOS_REPORT   where the markdown table goes (default target/chaos/report.md)
+#   CHAOS_ONLY     run only these scenarios (comma-separated names; default all)
 #
 # It stops and restarts the machine's PostgreSQL and RabbitMQ (briefly): run it where nothing
 # else depends on them at that moment. Everything else is its own: database intake_chaos,
@@ -99,6 +100,7 @@ wait_until "front ready" 30 front_ready
 rows=()
 run_scenario() { # name, fault function
     local name=$1 fault=$2 json="$out/$1.json" recovered=
+    [[ -z ${CHAOS_ONLY:-} || ,$CHAOS_ONLY, == *,$name,* ]] || return 0
     say "scenario $name: ${seconds}s at ${rate}/s"
     "$bin/intake" loadgen --url "$front_url" --project "$project" -u chaos --secret="$secret" \
         --rate "$rate" --duration "$seconds" --replace-ratio 0.2 --mix json=1,form=1,multipart=1 \

@@ -16,7 +16,7 @@ use intake_tools::loadgen::{self, Limit, LoadgenOptions, Pace};
 use intake_tools::loadgen_payload::{
     Encoding, FILE_POINT, Fill, MAX_RAW_BYTES, Mix, RAW_POINT, Templates, expected_points,
 };
-use intake_tools::loadgen_verify::{self, Expected, VerifyOptions};
+use intake_tools::loadgen_verify::{self, Candidate, Expected, VerifyOptions};
 
 fn options(app: &TestApp, pace: Pace, limit: Limit) -> LoadgenOptions {
     LoadgenOptions {
@@ -139,6 +139,7 @@ async fn the_verifier_reports_missing_stale_and_altered_rows() {
     .await;
     let row = common::load_session(&app.db.url, app.project_id, &uuids[0]).unwrap();
     let seq_of_row = seq_in(&row.points);
+    let landed = common::load_session(&app.db.url, app.project_id, &uuids[2]).unwrap();
 
     let expected = vec![
         // Right upload id, other points: altered.
@@ -147,6 +148,7 @@ async fn the_verifier_reports_missing_stale_and_altered_rows() {
             upload_id: row.upload_id,
             unit_id: row.unit_id.clone(),
             points: expected_points(seq_of_row + 1_000, 5),
+            unanswered: vec![],
         },
         // A later upload id than the row holds: the last-accepted upload never landed.
         Expected {
@@ -154,6 +156,19 @@ async fn the_verifier_reports_missing_stale_and_altered_rows() {
             upload_id: uuid::Uuid::now_v7(),
             unit_id: "x".into(),
             points: serde_json::json!({}),
+            unanswered: vec![],
+        },
+        // The row is newer than the last-accepted upload, and is an upload whose answer was
+        // lost: it landed, nothing is wrong.
+        Expected {
+            uuid: uuids[2].clone(),
+            upload_id: uuid::Uuid::nil(),
+            unit_id: "x".into(),
+            points: serde_json::json!({}),
+            unanswered: vec![Candidate {
+                unit_id: landed.unit_id.clone(),
+                points: landed.points.clone(),
+            }],
         },
         // No row at all.
         Expected {
@@ -161,6 +176,7 @@ async fn the_verifier_reports_missing_stale_and_altered_rows() {
             upload_id: uuid::Uuid::now_v7(),
             unit_id: "x".into(),
             points: serde_json::json!({}),
+            unanswered: vec![],
         },
     ];
     let verify_options = VerifyOptions {
@@ -176,15 +192,16 @@ async fn the_verifier_reports_missing_stale_and_altered_rows() {
     .unwrap()
     .unwrap();
     assert!(!verdict.ok());
-    assert_eq!(verdict.expected, 3);
+    assert_eq!(verdict.expected, 4);
     assert_eq!(
         (
             verdict.verified,
+            verdict.landed_unanswered,
             verdict.missing,
             verdict.wrong_version,
             verdict.wrong_content
         ),
-        (0, 1, 1, 1),
+        (0, 1, 1, 1, 1),
         "{verdict}"
     );
     assert_eq!(verdict.differences.len(), 3);

@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 pub use crate::loadgen_options::{Limit, LoadgenOptions, Pace};
 use crate::loadgen_payload::expected_points;
 use crate::loadgen_report::{Latency, LoadgenReport};
-use crate::loadgen_verify::{Expected, verify};
+use crate::loadgen_verify::{Candidate, Expected, verify};
 use crate::loadgen_worker::{Fleet, Outcome, unit_for, uuid_for};
 use crate::{Schedule, ToolError};
 
@@ -107,16 +107,28 @@ impl Fleet {
         }
     }
 
-    /// What the database must hold: the last-accepted upload of every uuid.
+    /// What the database must hold: the last-accepted upload of every uuid, or one of the
+    /// uploads of that uuid whose answer was lost (it may have landed after the accepted one).
     pub(super) fn expectations(&self, outcome: &Outcome) -> Vec<Expected> {
-        let (shared, newest) = (self, &outcome.newest);
-        newest
+        let points = self.options.points;
+        outcome
+            .newest
             .iter()
             .map(|(key, accepted)| Expected {
-                uuid: uuid_for(&shared.run_id, *key),
+                uuid: uuid_for(&self.run_id, *key),
                 upload_id: accepted.upload_id,
                 unit_id: unit_for(accepted.device),
-                points: expected_points(accepted.seq, shared.options.points),
+                points: expected_points(accepted.seq, points),
+                unanswered: outcome
+                    .unanswered
+                    .get(key)
+                    .into_iter()
+                    .flatten()
+                    .map(|send| Candidate {
+                        unit_id: unit_for(send.device),
+                        points: expected_points(send.seq, points),
+                    })
+                    .collect(),
             })
             .collect()
     }

@@ -49,6 +49,18 @@ pub struct Expected {
     pub unit_id: String,
     /// The text points that upload carried.
     pub points: serde_json::Value,
+    /// Uploads of this uuid that got no answer (a dropped connection, a 5xx): any of them may
+    /// have landed after the last-accepted one and rightly replaced it.
+    pub unanswered: Vec<Candidate>,
+}
+
+/// The content of an upload whose answer was lost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    /// The unit id it carried.
+    pub unit_id: String,
+    /// The text points it carried.
+    pub points: serde_json::Value,
 }
 
 /// One mismatch, for people to look at.
@@ -67,6 +79,8 @@ pub struct VerifyReport {
     pub expected: u64,
     /// Rows holding exactly the last-accepted upload.
     pub verified: u64,
+    /// Rows holding a newer upload whose answer was lost (it landed; the client saw an error).
+    pub landed_unanswered: u64,
     /// Uuids with no row at the deadline.
     pub missing: u64,
     /// Rows holding another upload than the last-accepted one.
@@ -82,7 +96,7 @@ pub struct VerifyReport {
 impl VerifyReport {
     /// Whether everything matched.
     pub fn ok(&self) -> bool {
-        self.verified == self.expected
+        self.verified + self.landed_unanswered == self.expected
     }
 }
 
@@ -90,8 +104,10 @@ impl fmt::Display for VerifyReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "verify:      {} verified, {} missing, {} wrong version, {} wrong content (of {}, {} s)",
+            "verify:      {} verified, {} newer upload whose answer was lost, {} missing, \
+             {} wrong version, {} wrong content (of {}, {} s)",
             self.verified,
+            self.landed_unanswered,
             self.missing,
             self.wrong_version,
             self.wrong_content,
@@ -149,9 +165,17 @@ pub fn verify(
                 }
                 true
             } else if row.upload_id > want.upload_id {
-                // Newer than anything loadgen got accepted: another writer, or the rule broke.
-                report.wrong_version += 1;
-                note(&mut report, uuid, version_problem(row, want));
+                if want
+                    .unanswered
+                    .iter()
+                    .any(|sent| sent.unit_id == row.unit_id && sent.points == row.points)
+                {
+                    report.landed_unanswered += 1;
+                } else {
+                    // Newer than anything loadgen sent: another writer, or the rule broke.
+                    report.wrong_version += 1;
+                    note(&mut report, uuid, version_problem(row, want));
+                }
                 true
             } else {
                 false // an older upload; the last-accepted one may still be on its way

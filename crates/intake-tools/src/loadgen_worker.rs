@@ -47,13 +47,35 @@ pub(super) struct Fleet {
     pub(super) encodings: [AtomicU64; 3],
 }
 
-/// What a worker hands back when it stops: its newest accepted upload per uuid key.
-type WorkerResult = HashMap<u64, Accepted>;
+/// A send whose answer never came (transport error, 5xx): it may still have landed.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Unanswered {
+    pub(super) seq: u64,
+    pub(super) device: u32,
+}
+
+/// What a worker hands back when it stops: its newest accepted upload per uuid key, and the
+/// sends it does not know the fate of.
+#[derive(Default)]
+struct WorkerResult {
+    newest: HashMap<u64, Accepted>,
+    unanswered: Vec<(u64, Unanswered)>,
+}
 
 /// What the workers did together.
 pub(super) struct Outcome {
     pub(super) newest: HashMap<u64, Accepted>,
+    pub(super) unanswered: HashMap<u64, Vec<Unanswered>>,
     pub(super) elapsed: Duration,
+}
+
+/// How one send ended.
+enum Sent {
+    Accepted(Uuid),
+    /// A 4xx: the front refused it, nothing was published.
+    Refused,
+    /// No answer or a 5xx: published or not, the client cannot tell.
+    Unanswered,
 }
 
 impl Fleet {
@@ -98,15 +120,23 @@ impl Fleet {
             tasks.spawn(worker(Arc::clone(self)));
         }
         let mut newest: HashMap<u64, Accepted> = HashMap::new();
+        let mut unanswered: HashMap<u64, Vec<Unanswered>> = HashMap::new();
         while let Some(joined) = tasks.join_next().await {
-            let accepted = joined.map_err(|error| ToolError::Task(error.to_string()))?;
-            for (key, upload) in accepted {
+            let result = joined.map_err(|error| ToolError::Task(error.to_string()))?;
+            for (key, upload) in result.newest {
                 keep_newest(&mut newest, key, upload);
+            }
+            for (key, send) in result.unanswered {
+                unanswered.entry(key).or_default().push(send);
             }
         }
         let elapsed = self.start.elapsed();
         ticker.stop().await;
-        Ok(Outcome { newest, elapsed })
+        Ok(Outcome {
+            newest,
+            unanswered,
+            elapsed,
+        })
     }
 }
 
@@ -127,7 +157,7 @@ pub(super) fn unit_for(device: u32) -> String {
 
 async fn worker(shared: Arc<Fleet>) -> WorkerResult {
     let mut rng = StdRng::from_entropy();
-    let mut newest = HashMap::new();
+    let mut result = WorkerResult::default();
     let options = &shared.options;
     loop {
         let seq = shared.next_seq.fetch_add(1, Ordering::Relaxed);
@@ -146,7 +176,7 @@ async fn worker(shared: Arc<Fleet>) -> WorkerResult {
             }
         };
         if over {
-            return newest;
+            return result;
         }
         if shared.schedule.is_some() {
             tokio::time::sleep_until(due).await;
@@ -159,21 +189,23 @@ async fn worker(shared: Arc<Fleet>) -> WorkerResult {
         };
         let device = rng.gen_range(0..options.devices);
         let encoding = options.mix.pick(rng.r#gen());
-        if let Some(upload_id) = send(&shared, key, device, seq, encoding, due).await {
-            keep_newest(
-                &mut newest,
+        match send(&shared, key, device, seq, encoding, due).await {
+            Sent::Accepted(upload_id) => keep_newest(
+                &mut result.newest,
                 key,
                 Accepted {
                     upload_id,
                     seq,
                     device,
                 },
-            );
+            ),
+            Sent::Unanswered => result.unanswered.push((key, Unanswered { seq, device })),
+            Sent::Refused => {}
         }
     }
 }
 
-/// Sends one upload; the upload id if it was accepted.
+/// Sends one upload and tells how it ended.
 async fn send(
     shared: &Fleet,
     key: u64,
@@ -181,7 +213,7 @@ async fn send(
     seq: u64,
     encoding: Encoding,
     due: Instant,
-) -> Option<Uuid> {
+) -> Sent {
     let uuid = uuid_for(&shared.run_id, key);
     let unit_id = unit_for(device);
     let fill = Fill {
@@ -216,7 +248,11 @@ async fn send(
                 (Ok(_), true, None) => Err(format!("HTTP {status} without X-Upload-Id")),
                 (Ok(_), false, _) => {
                     record_failure(shared, Some(status.as_u16()), None);
-                    return None;
+                    return if status.is_server_error() {
+                        Sent::Unanswered
+                    } else {
+                        Sent::Refused
+                    };
                 }
             }
         }
@@ -225,11 +261,11 @@ async fn send(
     match outcome {
         Ok(upload_id) => {
             shared.accepted.fetch_add(1, Ordering::Relaxed);
-            Some(upload_id)
+            Sent::Accepted(upload_id)
         }
         Err(kind) => {
             record_failure(shared, None, Some(kind));
-            None
+            Sent::Unanswered
         }
     }
 }
