@@ -96,7 +96,7 @@ pub async fn put_attachment(
         file,
     };
     request
-        .accept(&state, stamp, write, result, OnStored::SameResult)
+        .accept(&state, stamp, write, |_| result, OnStored::SameResult)
         .await
 }
 
@@ -130,6 +130,6 @@ pub async fn delete_attachment(
     let stamp = request.stamp();
     let write = Write::DeleteAttachment { uuid, point };
     request
-        .accept(&state, stamp, write, result, OnStored::SameResult)
+        .accept(&state, stamp, write, |_| result, OnStored::SameResult)
         .await
 }

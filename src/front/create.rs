@@ -13,6 +13,7 @@ use super::{AppState, parse_project_id};
 use crate::session::remember_file_digests;
 use crate::session::write::Write;
 use crate::view::SessionView;
+use crate::wire::Upload;
 
 /// Accepts one session upload; `202` only once the broker confirmed the message. With
 /// `?wait=stored`, `200` with the stored session once the consumer committed it (if it does
@@ -33,9 +34,16 @@ pub async fn create_session(
         .parse(&state.config.limits, stamp.received_seconds())
         .map_err(ApiError::invalid)?;
     remember_file_digests(&mut session.points);
-    let view = SessionView::accepted(&session, &stamp);
     let write = Write::Create(session);
     request
-        .accept(&state, stamp, write, view, OnStored::Session)
+        .accept(&state, stamp, write, accepted_view, OnStored::Session)
         .await
+}
+
+/// The `202`'s result: the session as it will be stored (a create's upload always holds one).
+fn accepted_view(upload: &Upload) -> Option<SessionView> {
+    match &upload.operation {
+        Write::Create(session) => Some(SessionView::accepted(session, &upload.stamp)),
+        _ => None,
+    }
 }

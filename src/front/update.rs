@@ -16,6 +16,7 @@ use crate::session::patch::Patch;
 use crate::session::write::Write;
 use crate::session::{SessionUuid, remember_file_digests};
 use crate::view::{PointView, SessionView, Time};
+use crate::wire::Upload;
 
 /// The parts of a request to one session both routes read first.
 struct Target {
@@ -61,8 +62,12 @@ pub async fn update_session(
         .parse_patch(&uuid, &state.config.limits, stamp.received_seconds())
         .map_err(ApiError::invalid)?;
     remember_file_digests(&mut patch.points);
-    let predicted = updated(current, &patch);
     let write = Write::Update(patch);
+    // Predicted after the publish, from the upload's own patch (see `accept`).
+    let predicted = move |upload: &Upload| match &upload.operation {
+        Write::Update(patch) => Some(updated(current, patch)),
+        _ => None,
+    };
     request
         .accept(&state, stamp, write, predicted, OnStored::Session)
         .await
@@ -89,7 +94,7 @@ pub async fn delete_session(
             &state,
             stamp,
             Write::Delete { uuid },
-            predicted,
+            |_| predicted,
             OnStored::Session,
         )
         .await

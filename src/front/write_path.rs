@@ -172,14 +172,16 @@ impl WriteRequest {
         Stamp::now(&self.principal)
     }
 
-    /// Publishes the write and answers it: `202` with `accepted` as `result`, or when the
-    /// client waits `200` once it is stored.
-    pub async fn accept(
+    /// Publishes the write and answers it: `202` with `accepted(&upload)` as `result`, or
+    /// when the client waits `200` once it is stored. The result is built only after the
+    /// publish, and the upload dropped before the answer is serialized, so that a large
+    /// session is held at most twice at any moment.
+    pub async fn accept<R: Serialize>(
         self,
         state: &AppState,
         stamp: Stamp,
         write: Write,
-        accepted: impl Serialize,
+        accepted: impl FnOnce(&Upload) -> R,
         on_stored: OnStored,
     ) -> Result<Response, ApiError> {
         let upload = Upload::write(self.project_id, stamp, write);
@@ -187,29 +189,26 @@ impl WriteRequest {
         publish(state, &upload).await?;
         tracing::debug!(upload.id = %upload_id, project.id = self.project_id, "write accepted");
         metrics::histogram!("intake_accept_seconds").record(self.started.elapsed().as_secs_f64());
+        let result = accepted(&upload);
+        let touched = Touched::of(&upload.operation);
+        let order = upload.stamp.order();
+        let uuid = upload.uuid().as_str().to_owned();
+        drop(upload);
         let mut response = None;
         if self.wait {
-            let touched = Touched::of(&upload.operation);
-            let order = upload.stamp.order();
-            let stored = stored_session(
-                state,
-                self.project_id,
-                upload.uuid().as_str(),
-                touched,
-                order,
-            );
+            let stored = stored_session(state, self.project_id, &uuid, touched, order);
             response = match (stored.await, on_stored) {
                 (Some(view), OnStored::Session) => {
                     Some(success(StatusCode::OK, view, Some("stored")))
                 }
                 (Some(_), OnStored::SameResult) => {
-                    Some(success(StatusCode::OK, &accepted, Some("stored")))
+                    Some(success(StatusCode::OK, &result, Some("stored")))
                 }
                 (None, _) => None,
             };
         }
         let response =
-            response.unwrap_or_else(|| success(StatusCode::ACCEPTED, accepted, Some("accepted")));
+            response.unwrap_or_else(|| success(StatusCode::ACCEPTED, result, Some("accepted")));
         Ok(with_upload_id(response, upload_id))
     }
 }
