@@ -15,6 +15,7 @@ use diesel::sql_types::{Array, BigInt, Bool, Jsonb, Text, Timestamptz};
 use self::write_back::write_back;
 use super::StoreError;
 use super::attachments::{AttachmentColumns, insert_attachments};
+use super::keys::{RowKey, bind_keys};
 use super::stamps::StampColumns;
 use crate::ordering::merge::{Point, State};
 use crate::wire::Upload;
@@ -41,12 +42,8 @@ WHERE a.session_id = d.session_id AND a.point = d.point";
 /// A session row with everything the merge needs (no attachment bytes).
 #[derive(QueryableByName)]
 struct Row {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-    #[diesel(sql_type = BigInt)]
-    project_id: i64,
-    #[diesel(sql_type = Text)]
-    uuid: String,
+    #[diesel(embed)]
+    key: RowKey,
     #[diesel(embed)]
     stamped: StampColumns,
     #[diesel(sql_type = Text)]
@@ -111,16 +108,16 @@ pub(super) fn apply(
     }
     ensure_rows(conn, pending)?;
     let rows = lock_rows(conn, pending)?;
-    let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+    let ids: Vec<i64> = rows.iter().map(|row| row.key.id).collect();
     let binaries = binary_points(conn, &ids)?;
     let mut stored = Vec::new();
     let mut merged: Vec<(&Row, State)> = Vec::new();
     let mut removed = (Vec::new(), Vec::new());
     for row in &rows {
-        let Some(writes) = pending.get(&(row.project_id, row.uuid.as_str())) else {
+        let Some(writes) = pending.get(&row.key.key.as_key()) else {
             continue;
         };
-        let names = binaries.get(&row.id).map_or(&[][..], Vec::as_slice);
+        let names = binaries.get(&row.key.id).map_or(&[][..], Vec::as_slice);
         let mut state = row.state(names)?;
         let mut changed = false;
         for (position, upload) in writes {
@@ -134,7 +131,7 @@ pub(super) fn apply(
         }
         for name in names {
             if state.points.get(name) != Some(&Point::Stored) {
-                removed.0.push(row.id);
+                removed.0.push(row.key.id);
                 removed.1.push(name.clone());
             }
         }
@@ -151,7 +148,7 @@ pub(super) fn apply(
     for (row, state) in &merged {
         for (name, point) in &state.points {
             if let Point::New(value) = point {
-                columns.push(row.id, name, value);
+                columns.push(row.key.id, name, value);
             }
         }
     }
@@ -161,8 +158,8 @@ pub(super) fn apply(
 
 /// Inserts a placeholder for every key without a row, so all of them can be locked.
 fn ensure_rows(conn: &mut PgConnection, pending: &Pending<'_>) -> Result<(), StoreError> {
-    let mut columns = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for ((project_id, uuid), writes) in pending {
+    let (mut keys, mut columns) = (Vec::new(), (Vec::new(), Vec::new()));
+    for (key, writes) in pending {
         let Some(first) = writes
             .iter()
             .map(|(_, upload)| &upload.stamp)
@@ -170,16 +167,13 @@ fn ensure_rows(conn: &mut PgConnection, pending: &Pending<'_>) -> Result<(), Sto
         else {
             continue;
         };
-        columns.0.push(*project_id);
-        columns.1.push(*uuid);
-        columns.2.push(first.received());
-        columns.3.push(first.upload_id);
+        keys.push(*key);
+        columns.0.push(first.received());
+        columns.1.push(first.upload_id);
     }
-    diesel::sql_query(ENSURE_ROWS)
-        .bind::<Array<BigInt>, _>(columns.0)
-        .bind::<Array<Text>, _>(columns.1)
-        .bind::<Array<Timestamptz>, _>(columns.2)
-        .bind::<Array<diesel::sql_types::Uuid>, _>(columns.3)
+    bind_keys(ENSURE_ROWS, keys)
+        .bind::<Array<Timestamptz>, _>(columns.0)
+        .bind::<Array<diesel::sql_types::Uuid>, _>(columns.1)
         .execute(conn)?;
     Ok(())
 }
@@ -187,7 +181,6 @@ fn ensure_rows(conn: &mut PgConnection, pending: &Pending<'_>) -> Result<(), Sto
 /// Locks the rows in one global order (byte order of the key, as the create path), so
 /// concurrent batches queue behind each other instead of deadlocking where they can.
 fn lock_rows(conn: &mut PgConnection, pending: &Pending<'_>) -> Result<Vec<Row>, StoreError> {
-    let (projects, uuids): (Vec<i64>, Vec<&str>) = pending.keys().copied().unzip();
     let query = format!(
         "SELECT {ROW_COLUMNS} FROM sessions AS s
          JOIN unnest($1::int8[], $2::text[]) AS k(project_id, uuid)
@@ -195,10 +188,7 @@ fn lock_rows(conn: &mut PgConnection, pending: &Pending<'_>) -> Result<Vec<Row>,
          ORDER BY s.project_id, s.uuid COLLATE \"C\"
          FOR UPDATE OF s"
     );
-    Ok(diesel::sql_query(query)
-        .bind::<Array<BigInt>, _>(projects)
-        .bind::<Array<Text>, _>(uuids)
-        .load(conn)?)
+    Ok(bind_keys(&query, pending.keys().copied()).load(conn)?)
 }
 
 fn binary_points(

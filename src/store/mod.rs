@@ -6,6 +6,7 @@ pub mod admin;
 mod attachments;
 pub mod devices;
 pub mod explain;
+mod keys;
 pub mod known_projects;
 mod merge_path;
 pub mod read;

@@ -10,7 +10,7 @@
 //! placeholder) — goes through [`super::merge_path`], which merges field by field in acceptance
 //! order (docs/ORDERING.md).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -18,7 +18,9 @@ use diesel::sql_types::{Array, BigInt, Integer, Jsonb, Nullable, Text, Timestamp
 
 use super::StoreError;
 use super::attachments::{AttachmentColumns, insert_attachments};
-use super::known_projects::KnownProjects;
+use super::devices::record_devices;
+use super::keys::{Key, KeyColumns, RowKey, bind_keys, match_keys};
+use super::known_projects::{KnownProjects, known_projects};
 use super::merge_path::{self, Pending};
 use crate::ordering::Order;
 use crate::session::write::Write;
@@ -62,23 +64,10 @@ JOIN unnest($1::int8[], $2::text[]) AS k(project_id, uuid)
   ON s.project_id = k.project_id AND s.uuid = k.uuid
 WHERE s.placeholder OR s.field_stamps <> '{}' OR s.point_stamps <> '{}'";
 
-const UPSERT_DEVICES: &str = "\
-INSERT INTO devices AS d (project_id, unit_id, first_seen, last_seen)
-SELECT project_id, unit_id, first_seen, last_seen
-FROM unnest($1::int8[], $2::text[], $3::timestamptz[], $4::timestamptz[])
-  AS i(project_id, unit_id, first_seen, last_seen)
-ON CONFLICT (project_id, unit_id) DO UPDATE SET
-  first_seen = LEAST(d.first_seen, EXCLUDED.first_seen),
-  last_seen = GREATEST(d.last_seen, EXCLUDED.last_seen)";
-
 #[derive(QueryableByName)]
 struct WrittenRow {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-    #[diesel(sql_type = BigInt)]
-    project_id: i64,
-    #[diesel(sql_type = Text)]
-    uuid: String,
+    #[diesel(embed)]
+    session: RowKey,
     /// Whether the row existed (updated rather than inserted: its `xmax` is set).
     #[diesel(sql_type = diesel::sql_types::Bool)]
     replaced: bool,
@@ -90,14 +79,6 @@ struct Written {
     id: i64,
     replaced: bool,
 }
-
-#[derive(QueryableByName)]
-struct ProjectRow {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-}
-
-type Key<'a> = (i64, &'a str);
 
 /// The newest create of each session key in a batch: its position, message and session.
 type Creates<'a> = BTreeMap<Key<'a>, (usize, &'a Upload, &'a Session)>;
@@ -161,26 +142,6 @@ fn unix(seconds: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(seconds, 0).unwrap_or_default()
 }
 
-/// The batch's projects that exist; only ids this process has not seen before are asked.
-fn known_projects(
-    conn: &mut PgConnection,
-    uploads: &[Upload],
-    cache: &KnownProjects,
-) -> Result<HashSet<i64>, StoreError> {
-    let mut ids: Vec<i64> = uploads.iter().map(|upload| upload.project_id).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let unknown = cache.unknown_projects(&ids);
-    let mut known: HashSet<i64> = ids.into_iter().filter(|id| !unknown.contains(id)).collect();
-    if !unknown.is_empty() {
-        let rows: Vec<ProjectRow> = diesel::sql_query("SELECT id FROM projects WHERE id = ANY($1)")
-            .bind::<Array<BigInt>, _>(unknown)
-            .load(conn)?;
-        known.extend(rows.into_iter().map(|row| row.id));
-    }
-    Ok(known)
-}
-
 /// The text points as the `points` jsonb object; binary points live in `attachments`.
 pub fn text_points(session: &Session) -> serde_json::Value {
     let map = session
@@ -205,9 +166,7 @@ fn upsert_sessions<'a>(
     let uploads: Vec<&Upload> = creates.values().map(|(_, upload, _)| *upload).collect();
     let sessions: Vec<&Session> = creates.values().map(|(_, _, session)| *session).collect();
     let orders: Vec<Order> = uploads.iter().map(|u| u.stamp.order()).collect();
-    let rows: Vec<WrittenRow> = diesel::sql_query(UPSERT_SESSIONS)
-        .bind::<Array<BigInt>, _>(uploads.iter().map(|u| u.project_id).collect::<Vec<_>>())
-        .bind::<Array<Text>, _>(sessions.iter().map(|s| s.uuid.as_str()).collect::<Vec<_>>())
+    let rows: Vec<WrittenRow> = bind_keys(UPSERT_SESSIONS, creates.keys().copied())
         .bind::<Array<Text>, _>(
             sessions
                 .iter()
@@ -232,35 +191,12 @@ fn upsert_sessions<'a>(
                 .collect::<Vec<_>>(),
         )
         .load(conn)?;
-    let written = rows.into_iter().map(|row| {
-        let written = Written {
-            id: row.id,
-            replaced: row.replaced,
-        };
-        ((row.project_id, row.uuid), written)
+    let written = rows.into_iter().map(|written| {
+        let RowKey { id, key } = written.session;
+        let replaced = written.replaced;
+        (key.owned(), Written { id, replaced })
     });
     Ok(match_keys(creates.keys().copied(), written))
-}
-
-/// Takes rows the database returned, keyed by owned strings, back to the batch's borrowed
-/// keys, so the rest of the batch looks them up without allocating.
-fn match_keys<'a, V>(
-    keys: impl IntoIterator<Item = Key<'a>>,
-    rows: impl IntoIterator<Item = ((i64, String), V)>,
-) -> BTreeMap<Key<'a>, V> {
-    let mut by_project: HashMap<i64, HashMap<String, V>> = HashMap::new();
-    for ((project_id, uuid), value) in rows {
-        by_project
-            .entry(project_id)
-            .or_default()
-            .insert(uuid, value);
-    }
-    keys.into_iter()
-        .filter_map(|key| {
-            let value = by_project.get_mut(&key.0)?.remove(key.1)?;
-            Some((key, value))
-        })
-        .collect()
 }
 
 /// A replaced session loses all its old attachments; the winners' new ones go in.
@@ -297,63 +233,10 @@ fn needs_merge<'a>(
     conn: &mut PgConnection,
     keys: &[Key<'a>],
 ) -> Result<BTreeMap<Key<'a>, ()>, StoreError> {
-    #[derive(QueryableByName)]
-    struct KeyRow {
-        #[diesel(sql_type = BigInt)]
-        project_id: i64,
-        #[diesel(sql_type = Text)]
-        uuid: String,
-    }
     if keys.is_empty() {
         return Ok(BTreeMap::new());
     }
-    let (projects, uuids): (Vec<i64>, Vec<&str>) = keys.iter().copied().unzip();
-    let rows: Vec<KeyRow> = diesel::sql_query(NEEDS_MERGE)
-        .bind::<Array<BigInt>, _>(projects)
-        .bind::<Array<Text>, _>(uuids)
-        .load(conn)?;
-    let found = rows.into_iter().map(|row| ((row.project_id, row.uuid), ()));
+    let rows: Vec<KeyColumns> = bind_keys(NEEDS_MERGE, keys.iter().copied()).load(conn)?;
+    let found = rows.into_iter().map(|key| (key.owned(), ()));
     Ok(match_keys(keys.iter().copied(), found))
-}
-
-/// Every unit id a create (or an update that sets one) names was seen at its receive time.
-/// The first and last receive time of a device within one batch.
-type Sighting = (DateTime<Utc>, DateTime<Utc>);
-
-/// Upserts the earliest and latest sighting of each device in the batch.
-fn record_devices(
-    conn: &mut PgConnection,
-    uploads: &[Upload],
-    known: &HashSet<i64>,
-) -> Result<(), StoreError> {
-    // Earliest and latest receive time per device: batching must not move `first_seen`.
-    let mut seen: BTreeMap<(i64, &str), Sighting> = BTreeMap::new();
-    for upload in uploads.iter().filter(|u| known.contains(&u.project_id)) {
-        let unit_id = match &upload.operation {
-            Write::Create(session) => Some(&session.unit_id),
-            Write::Update(patch) => patch.unit_id.as_ref(),
-            _ => None,
-        };
-        let Some(unit_id) = unit_id else { continue };
-        let at = upload.stamp.received();
-        seen.entry((upload.project_id, unit_id.as_str()))
-            .and_modify(|(first, last)| {
-                *first = (*first).min(at);
-                *last = (*last).max(at);
-            })
-            .or_insert((at, at));
-    }
-    if seen.is_empty() {
-        return Ok(());
-    }
-    let (keys, times): (Vec<_>, Vec<_>) = seen.into_iter().unzip();
-    let (projects, units): (Vec<i64>, Vec<&str>) = keys.into_iter().unzip();
-    let (firsts, lasts): (Vec<DateTime<Utc>>, Vec<DateTime<Utc>>) = times.into_iter().unzip();
-    diesel::sql_query(UPSERT_DEVICES)
-        .bind::<Array<BigInt>, _>(projects)
-        .bind::<Array<Text>, _>(units)
-        .bind::<Array<Timestamptz>, _>(firsts)
-        .bind::<Array<Timestamptz>, _>(lasts)
-        .execute(conn)?;
-    Ok(())
 }

@@ -62,7 +62,7 @@ impl<'a> RowColumns<'a> {
         let json = |value: Result<serde_json::Value, serde_json::Error>| {
             value.map_err(|error| corrupt("stamps", error))
         };
-        self.id.push(row.id);
+        self.id.push(row.key.id);
         self.placeholder.push(state.stamps.create.is_none());
         self.received.push(received);
         self.upload_id.push(upload_id);
