@@ -11,6 +11,7 @@ pub mod params;
 pub mod read;
 pub mod routes;
 pub mod serve;
+pub mod target;
 pub mod tls;
 pub mod update;
 pub mod wait;
