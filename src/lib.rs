@@ -12,6 +12,7 @@ pub mod decode;
 pub mod file;
 pub mod front;
 pub mod ordering;
+pub mod service;
 pub mod session;
 pub mod shutdown;
 pub mod store;

@@ -1,22 +1,17 @@
 //! The consumer: writes queued uploads to PostgreSQL in batches, acking after commit.
 
 use intake::config::Config;
-use intake::store::Store;
 use tokio_util::sync::CancellationToken;
 
 /// The same allocator as intake-front, for the same reasons (docs/PERFORMANCE.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
-    intake::telemetry::exit_code_reporting_errors(run().await)
+fn main() -> std::process::ExitCode {
+    intake::service::main(consume)
 }
 
-async fn run() -> anyhow::Result<()> {
-    let config = Config::load()?;
-    intake::telemetry::init(&config.log);
-    Store::new(&config.database).refuse_unmigrated().await?;
+async fn consume(config: Config) -> anyhow::Result<()> {
     let cancel = CancellationToken::new();
     let stop = cancel.clone();
     tokio::spawn(async move {

@@ -3,7 +3,6 @@
 use anyhow::Context as _;
 use intake::config::Config;
 use intake::front::Front;
-use intake::store::Store;
 
 /// glibc malloc took about a sixth of the front's and the consumer's CPU under load, and kept
 /// freed peaks as RSS; mimalloc is faster for these many small, short-lived allocations and
@@ -12,15 +11,11 @@ use intake::store::Store;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
-    intake::telemetry::exit_code_reporting_errors(run().await)
+fn main() -> std::process::ExitCode {
+    intake::service::main(serve)
 }
 
-async fn run() -> anyhow::Result<()> {
-    let config = Config::load()?;
-    intake::telemetry::init(&config.log);
-    Store::new(&config.database).refuse_unmigrated().await?;
+async fn serve(config: Config) -> anyhow::Result<()> {
     let (listen, metrics) = (config.front.listen, config.front.metrics_listen);
     let tls = config.front.tls_cert.is_some();
     let front = Front::build(config)
