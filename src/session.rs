@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 /// The point that also carries the device's UTC offset in seconds east.
 pub const TIMEZONE_POINT: &str = "__timezone__";
 
-/// Size limits applied to one session; the defaults are SPEC's.
+/// Size limits applied to one session; the defaults are the contract's (docs/API.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
@@ -59,8 +59,10 @@ pub struct RawSession {
     pub saved: Option<String>,
     /// `session[data][…]` in arrival order, names as given.
     pub points: Vec<(String, RawValue)>,
-    /// Structural problems the decoder found (duplicate fields, bad nesting).
+    /// Structural problems the decoder found (bad nesting, wrong types).
     pub errors: FieldErrors,
+    /// The fields given more than once (the last occurrence is the one kept).
+    pub repeated: crate::decode::Repeated,
 }
 
 /// A session that passed every rule.

@@ -1,5 +1,5 @@
 //! Any bytes as a multipart body (boundary `fuzz`), delivered in uneven chunks: decoding
-//! and validation never panic.
+//! and validation never panic, and a repeated point is kept once.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -36,6 +36,14 @@ fuzz_target!(|body: &[u8]| {
         &limits,
     ));
     if let Ok(raw) = decoded {
+    // Repeated points: the last occurrence is the one kept, so no name is kept twice.
+    let mut names = std::collections::HashSet::new();
+    assert!(
+        raw.points
+            .iter()
+            .all(|(name, _)| names.insert(name.to_lowercase())),
+        "a point is kept twice"
+    );
         let _ = raw.parse(&Limits::default(), 1_000);
     }
 });

@@ -1,9 +1,11 @@
-//! Assembles a [`RawSession`] from named fields, for the two form encodings, so duplicate and
-//! misplaced fields are reported the same way in urlencoded and multipart bodies.
+//! Assembles a [`RawSession`] from named fields, for the two form encodings, so repeated and
+//! misplaced fields are handled the same way in urlencoded and multipart bodies: the last
+//! occurrence of a field wins, as Rack reads a form (see [`super::repeats`]).
 
 use std::collections::HashSet;
 
 use super::path::{FieldPath, classify};
+use super::repeats::PointList;
 use crate::session::{FileAttachment, RawSession, RawValue};
 
 /// One field's content as a form body delivers it.
@@ -15,9 +17,11 @@ pub(crate) enum FieldValue {
 }
 
 /// Collects fields in arrival order, points only up to one past the limit (see
-/// [`RawSession::push_point`]).
+/// [`PointList`]).
 pub(crate) struct Collector {
     raw: RawSession,
+    points: PointList,
+    /// The top-level fields given so far, by name as given.
     seen: HashSet<String>,
     max_points: usize,
 }
@@ -27,6 +31,7 @@ impl Collector {
     pub(crate) fn new(max_points: usize) -> Self {
         Self {
             raw: RawSession::default(),
+            points: PointList::default(),
             seen: HashSet::new(),
             max_points,
         }
@@ -41,50 +46,47 @@ impl Collector {
     /// Records one field; problems go to the session's `errors` under the name as given.
     pub(crate) fn add(&mut self, name: &str, value: FieldValue) {
         let path = classify(name);
-        let too_many = self.raw.has_too_many_points(self.max_points);
         let errors = &mut self.raw.errors;
-        match path {
+        let (point, raw_data) = match path {
             FieldPath::Ignored => return,
-            // The session is refused already; remembering more names would only cost memory.
-            FieldPath::Point(_) | FieldPath::RawData(_) if too_many => return,
             FieldPath::Invalid(message) => return errors.add(name, message),
-            _ if !self.seen.insert(name.to_owned()) => {
-                return errors.add(name, "is given more than once");
-            }
-            _ => {}
-        }
-        let text = match value {
-            FieldValue::Text(text) => text,
-            FieldValue::File(file) => {
-                match path {
-                    FieldPath::Point(point) => {
-                        self.raw
-                            .push_point(point, RawValue::File(file), self.max_points);
-                    }
-                    _ => errors.add(name, "must be text, not a file"),
+            FieldPath::Point(point) => (point, false),
+            FieldPath::RawData(point) => (point, true),
+            _ => {
+                if !self.seen.insert(name.to_owned()) {
+                    self.raw.repeated.record(|| name.to_owned());
                 }
+                let FieldValue::Text(text) = value else {
+                    return errors.add(name, "must be text, not a file");
+                };
+                let field = match path {
+                    FieldPath::Uuid => &mut self.raw.uuid,
+                    FieldPath::UnitId => &mut self.raw.unit_id,
+                    FieldPath::Created => &mut self.raw.created,
+                    _ => &mut self.raw.saved,
+                };
+                *field = Some(text);
                 return;
             }
         };
-        match path {
-            FieldPath::Uuid => self.raw.uuid = Some(text),
-            FieldPath::UnitId => self.raw.unit_id = Some(text),
-            FieldPath::Created => self.raw.created = Some(text),
-            FieldPath::Saved => self.raw.saved = Some(text),
-            FieldPath::Point(point) => {
-                self.raw
-                    .push_point(point, RawValue::Text(text), self.max_points);
-            }
-            FieldPath::RawData(point) => {
-                self.raw
-                    .push_point(point, RawValue::RawData(text), self.max_points);
-            }
-            FieldPath::Ignored | FieldPath::Invalid(_) => {}
+        // The session is refused already; remembering more names would only cost memory.
+        if self.points.is_over(self.max_points) {
+            return;
+        }
+        let value = match (value, raw_data) {
+            (FieldValue::File(file), false) => RawValue::File(file),
+            (FieldValue::File(_), true) => return errors.add(name, "must be text, not a file"),
+            (FieldValue::Text(text), true) => RawValue::RawData(text),
+            (FieldValue::Text(text), false) => RawValue::Text(text),
+        };
+        if self.points.push(point, value, self.max_points).is_some() {
+            self.raw.repeated.record(|| name.to_owned());
         }
     }
 
     /// The session as collected.
-    pub(crate) fn finish(self) -> RawSession {
+    pub(crate) fn finish(mut self) -> RawSession {
+        self.raw.points = self.points.into_vec();
         self.raw
     }
 }

@@ -1,4 +1,5 @@
-//! The three encodings of one session must decode to the same parsed [`Session`].
+//! The three encodings of one session must decode to the same parsed [`Session`], repeated
+//! fields included: the last occurrence wins in each, and each counts the same repeats.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
@@ -23,6 +24,10 @@ struct Case {
     created: Option<i64>,
     saved: Option<i64>,
     points: Vec<(String, Value)>,
+    /// Stale occurrences sent before the real ones: (point index, upper-cased, value).
+    earlier: Vec<(usize, bool, Value)>,
+    /// A stale unit id sent before the real one.
+    earlier_unit_id: Option<String>,
     plus_for_space: bool,
     chunk: usize,
 }
@@ -44,19 +49,34 @@ fn case() -> impl Strategy<Value = Case> {
         "[A-Za-z0-9 _.éü漢-]{1,30}",
         (time.clone(), time),
         names,
+        (
+            prop::collection::vec((0_usize..8, any::<bool>(), value()), 0..4),
+            prop::option::of("[a-z]{1,8}"),
+        ),
         any::<bool>(),
         1_usize..64,
     )
         .prop_map(
-            |(uuid, unit_id, (created, saved), mut points, plus_for_space, chunk)| {
+            |(
+                uuid,
+                unit_id,
+                (created, saved),
+                mut points,
+                (mut earlier, earlier_unit_id),
+                plus_for_space,
+                chunk,
+            )| {
                 let mut seen = std::collections::HashSet::new();
                 points.retain(|(name, _)| seen.insert(name.to_lowercase()));
+                earlier.retain(|(index, _, _)| *index < points.len());
                 Case {
                     uuid,
                     unit_id,
                     created,
                     saved,
                     points,
+                    earlier,
+                    earlier_unit_id,
                     plus_for_space,
                     chunk,
                 }
@@ -85,18 +105,37 @@ fn expected(case: &Case) -> Session {
     }
 }
 
+/// Every point occurrence in body order: the stale ones, then the ones that must win.
+fn occurrences(case: &Case) -> Vec<(String, &Value)> {
+    let stale = case.earlier.iter().map(|(index, upper, value)| {
+        let name = &case.points[*index].0;
+        let name = if *upper {
+            name.to_uppercase()
+        } else {
+            name.clone()
+        };
+        (name, value)
+    });
+    let last = case
+        .points
+        .iter()
+        .map(|(name, value)| (name.clone(), value));
+    stale.chain(last).collect()
+}
+
 /// Form-notation fields in order: (name, value); rawData values already base64.
 fn fields(case: &Case) -> Vec<(String, String)> {
-    let mut fields = vec![
-        ("session[uuid]".to_owned(), case.uuid.clone()),
-        ("session[unit_id]".to_owned(), case.unit_id.clone()),
-    ];
+    let mut fields = vec![("session[uuid]".to_owned(), case.uuid.clone())];
+    if let Some(stale) = &case.earlier_unit_id {
+        fields.push(("session[unit_id]".to_owned(), stale.clone()));
+    }
+    fields.push(("session[unit_id]".to_owned(), case.unit_id.clone()));
     for (field, time) in [("created", case.created), ("saved", case.saved)] {
         if let Some(time) = time {
             fields.push((format!("session[{field}]"), time.to_string()));
         }
     }
-    for (name, value) in &case.points {
+    for (name, value) in occurrences(case) {
         fields.push(match value {
             Value::Text(text) => (format!("session[data][{name}]"), text.clone()),
             Value::Raw(bytes) => (
@@ -108,26 +147,32 @@ fn fields(case: &Case) -> Vec<(String, String)> {
     fields
 }
 
+/// JSON written entry by entry: a `serde_json` map would drop the repeated keys.
 fn as_json(case: &Case) -> Vec<u8> {
-    let data: serde_json::Map<String, serde_json::Value> = case
-        .points
-        .iter()
+    let entry =
+        |key: &str, value: serde_json::Value| format!("{}: {value}", serde_json::json!(key));
+    let data: Vec<String> = occurrences(case)
+        .into_iter()
         .map(|(name, value)| {
             let value = match value {
                 Value::Text(text) => serde_json::json!(text),
                 Value::Raw(bytes) => serde_json::json!({ "rawData": encode_base64(bytes) }),
             };
-            (name.clone(), value)
+            entry(&name, value)
         })
         .collect();
-    let mut session =
-        serde_json::json!({ "uuid": case.uuid, "unit_id": case.unit_id, "data": data });
+    let mut session = vec![entry("uuid", serde_json::json!(case.uuid))];
+    if let Some(stale) = &case.earlier_unit_id {
+        session.push(entry("unit_id", serde_json::json!(stale)));
+    }
+    session.push(entry("unit_id", serde_json::json!(case.unit_id)));
+    session.push(format!("\"data\": {{{}}}", data.join(", ")));
     for (field, time) in [("created", case.created), ("saved", case.saved)] {
         if let Some(time) = time {
-            session[field] = serde_json::json!(time);
+            session.push(entry(field, serde_json::json!(time)));
         }
     }
-    serde_json::to_vec(&serde_json::json!({ "session": session })).unwrap()
+    format!("{{\"session\": {{{}}}}}", session.join(", ")).into_bytes()
 }
 
 fn as_form(case: &Case) -> Vec<u8> {
@@ -167,12 +212,16 @@ proptest! {
     #[test]
     fn json_form_and_multipart_agree(case in case()) {
         let want = expected(&case);
-        let from_json = parse(json::decode(&as_json(&case), MAX).unwrap());
-        prop_assert_eq!(from_json, Ok(want.clone()));
-        let from_form = parse(form::decode(&as_form(&case), MAX).unwrap());
-        prop_assert_eq!(from_form, Ok(want.clone()));
+        let repeats = (case.earlier.len() + usize::from(case.earlier_unit_id.is_some())) as u64;
+        let from_json = json::decode(&as_json(&case), MAX).unwrap();
+        prop_assert_eq!(from_json.repeated.count, repeats);
+        prop_assert_eq!(parse(from_json), Ok(want.clone()));
+        let from_form = form::decode(&as_form(&case), MAX).unwrap();
+        prop_assert_eq!(from_form.repeated.count, repeats);
+        prop_assert_eq!(parse(from_form), Ok(want.clone()));
         let limits = MultipartLimits::default();
         let raw = decode_multipart(&as_multipart(&case), BOUNDARY, case.chunk, &limits).unwrap();
+        prop_assert_eq!(raw.repeated.count, repeats);
         prop_assert_eq!(parse(raw), Ok(want));
     }
 }

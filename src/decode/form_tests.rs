@@ -98,35 +98,67 @@ fn foreign_fields_are_ignored_even_when_not_utf8() {
 }
 
 #[test]
-fn duplicates_are_errors() {
+fn the_last_occurrence_of_a_repeated_field_wins() {
     let raw = form(
         "session[unit_id]=a&session%5Bunit_id%5D=b&session[data][p]=1&session[data][p]=2&\
          session[data][s][rawData]=AA&session[data][s][rawData]=AB",
     );
-    assert_eq!(raw.unit_id.as_deref(), Some("a"));
+    assert!(raw.errors.is_empty(), "{:?}", raw.errors);
+    assert_eq!(raw.unit_id.as_deref(), Some("b"));
     assert_eq!(
         raw.points,
-        vec![text("p", "1"), ("s".into(), RawValue::RawData("AA".into()))]
+        vec![text("p", "2"), ("s".into(), RawValue::RawData("AB".into()))]
     );
-    for field in [
-        "session[unit_id]",
-        "session[data][p]",
-        "session[data][s][rawData]",
-    ] {
-        assert_eq!(
-            messages(&raw.errors, field),
-            ["is given more than once"],
-            "{field}"
-        );
-    }
-    // Different spellings of one point are left to validation, which reports them.
+    assert_eq!(raw.repeated.count, 3);
+    assert_eq!(
+        raw.repeated.names,
+        [
+            "session[unit_id]",
+            "session[data][p]",
+            "session[data][s][rawData]"
+        ]
+    );
+}
+
+#[test]
+fn spellings_of_one_point_are_one_point_and_the_later_wins() {
     let raw = form(
         "session[unit_id]=u&session[data][p]=1&session[data][P]=2&session[data][p][rawData]=AA",
     );
-    assert_eq!(raw.points.len(), 3);
-    let errors = parse(raw).unwrap_err();
-    assert_eq!(messages(&errors, "session[data][P]").len(), 1);
-    assert_eq!(messages(&errors, "session[data][p]").len(), 1);
+    assert_eq!(
+        raw.points,
+        vec![("p".into(), RawValue::RawData("AA".into()))]
+    );
+    assert_eq!(raw.repeated.count, 2);
+    let raw = form("session[unit_id]=u&session[data][p][rawData]=AA&session[data][P]=x");
+    let session = parse(raw).unwrap();
+    assert_eq!(session.points[&point("p")], PointValue::Text("x".into()));
+}
+
+#[test]
+fn a_rails_checkbox_keeps_the_checked_value() {
+    // Rails' check_box: a hidden "0", then the checkbox's "1" when it is checked; with the
+    // noise a Rails form adds, `+` for spaces and encoded brackets.
+    let body = "utf8=%E2%9C%93&authenticity_token=abc%2B%3D&session%5Bunit_id%5D=unit+7&\
+                session[data][agree]=0&session[data][agree]=1&session[data][other]=0&\
+                session%5Bdata%5D%5Bnote%5D=two%20words+here&commit=Save+session";
+    let raw = form(body);
+    assert_eq!(raw.repeated.count, 1);
+    let session = parse(raw).unwrap();
+    assert_eq!(session.unit_id.as_str(), "unit 7");
+    assert_eq!(
+        session.points[&point("agree")],
+        PointValue::Text("1".into())
+    );
+    assert_eq!(
+        session.points[&point("other")],
+        PointValue::Text("0".into())
+    );
+    assert_eq!(
+        session.points[&point("note")],
+        PointValue::Text("two words here".into())
+    );
+    assert_eq!(session.points.len(), 3);
 }
 
 #[test]
@@ -162,6 +194,6 @@ fn points_past_the_limit_are_skipped_unread() {
     let raw = form::decode(format!("{body}session[unit_id]=u").as_bytes(), 10).unwrap();
     assert_eq!(raw.points.len(), 11);
     assert_eq!(raw.unit_id.as_deref(), Some("u"));
-    // Past the limit names are no longer remembered, so their duplicates go unreported.
-    assert_eq!(raw.errors.iter().count(), 10);
+    // Past the limit names are no longer remembered, so their repeats go uncounted.
+    assert_eq!(raw.repeated.count, 10);
 }

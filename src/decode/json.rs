@@ -1,8 +1,10 @@
 //! `application/json` bodies: `{"session": {…}}`.
 //!
 //! Hand-written serde visitors read the body in one pass instead of going through
-//! `serde_json::Value`, whose maps keep only the last of duplicate keys: a duplicate must be
-//! reported, never silently resolved. serde_json's recursion limit (128) stays in force.
+//! `serde_json::Value`, so that wrong types are reported by field, points past the limit are
+//! skipped unread and repeated keys are counted. A repeated key keeps its last value, as
+//! Ruby's JSON parser (the MDA server's) does: a repeated `data` object replaces the points
+//! of the earlier one whole. serde_json's recursion limit (128) stays in force.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -10,12 +12,13 @@ use std::marker::PhantomData;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::DecodeError;
-use crate::session::{FieldErrors, RawSession, RawValue, field_name};
+use super::repeats::{PointList, Repeated};
+use crate::session::{FieldErrors, RawSession, RawValue, field_name, point_field_name};
 
 const VALUE_RULE: &str = "must be text or {\"rawData\": base64}";
 
-/// Decodes a JSON create body. Structural problems inside the session (wrong JSON types,
-/// duplicate keys) are collected in [`RawSession::errors`]; only an unreadable body or a
+/// Decodes a JSON create body. Structural problems inside the session (wrong JSON types)
+/// are collected in [`RawSession::errors`]; only an unreadable body or a
 /// missing `session` object is an `Err`. Past `max_points` points the rest are skipped
 /// unread (the session is refused for having too many), so memory stays near the body's size.
 pub fn decode(body: &[u8], max_points: usize) -> Result<RawSession, DecodeError> {
@@ -30,12 +33,14 @@ pub fn decode(body: &[u8], max_points: usize) -> Result<RawSession, DecodeError>
     const REQUIRED: &str = "is required: the body must be {\"session\": {…}}";
     match root {
         Shape::Object(Root {
-            session: Some(Shape::Object(session)),
-            duplicate: false,
-        }) => Ok(session),
-        Shape::Object(Root {
-            duplicate: true, ..
-        }) => Err(DecodeError::malformed("session", "is given more than once")),
+            session: Some(Shape::Object(mut session)),
+            repeats,
+        }) => {
+            for _ in 0..repeats {
+                session.repeated.record(|| "session".into());
+            }
+            Ok(session)
+        }
         Shape::Object(Root {
             session: Some(other),
             ..
@@ -159,26 +164,26 @@ impl ReadMap for Skip {
     }
 }
 
-/// The body object: only `session` matters.
+/// The body object: only `session` matters, the last one when it is repeated.
 struct Root {
     session: Option<Shape<RawSession>>,
-    duplicate: bool,
+    repeats: usize,
 }
 
 impl ReadMap for Root {
     fn read<'de, A: MapAccess<'de>>(mut map: A, max_points: usize) -> Result<Self, A::Error> {
         let mut root = Root {
             session: None,
-            duplicate: false,
+            repeats: 0,
         };
         while let Some(key) = map.next_key::<String>()? {
             if key != "session" {
                 map.next_value::<IgnoredAny>()?;
-            } else if root.session.is_some() {
-                root.duplicate = true;
-                map.next_value::<IgnoredAny>()?;
-            } else {
-                root.session = Some(next(&mut map, max_points)?);
+                continue;
+            }
+            let session = next(&mut map, max_points)?;
+            if root.session.replace(session).is_some() {
+                root.repeats = root.repeats.saturating_add(1);
             }
         }
         Ok(root)
@@ -187,40 +192,45 @@ impl ReadMap for Root {
 
 impl ReadMap for RawSession {
     fn read<'de, A: MapAccess<'de>>(mut map: A, max_points: usize) -> Result<Self, A::Error> {
-        const FIELDS: [&str; 5] = ["uuid", "unit_id", "created", "saved", "data"];
+        const FIELDS: [&str; 4] = ["uuid", "unit_id", "created", "saved"];
         let mut raw = RawSession::default();
-        let mut seen = [false; FIELDS.len()];
+        // The last value of each field, judged once the object is read.
+        let mut fields: [Option<Shape<Skip>>; FIELDS.len()] = Default::default();
+        let mut data: Option<Shape<Points>> = None;
         while let Some(key) = map.next_key::<String>()? {
-            // Unknown keys are ignored, as MDA clients may send more than we store.
-            let Some(index) = FIELDS.iter().position(|field| *field == key) else {
+            let repeated = if key == "data" {
+                data.replace(next(&mut map, max_points)?).is_some()
+            } else if let Some(index) = FIELDS.iter().position(|field| *field == key) {
+                let value = next(&mut map, max_points)?;
+                fields
+                    .get_mut(index)
+                    .and_then(|slot| slot.replace(value))
+                    .is_some()
+            } else {
+                // Unknown keys are ignored, as MDA clients may send more than we store.
                 map.next_value::<IgnoredAny>()?;
-                continue;
+                false
             };
-            if std::mem::replace(&mut seen[index], true) {
-                raw.errors.add(field_name(&key), "is given more than once");
-                map.next_value::<IgnoredAny>()?;
-                continue;
+            if repeated {
+                raw.repeated.record(|| field_name(&key));
             }
-            let errors = &mut raw.errors;
-            let value = |map: &mut A| next::<Skip, A>(map, max_points);
-            match key.as_str() {
-                "uuid" => raw.uuid = text(errors, &key, value(&mut map)?, false),
-                "unit_id" => raw.unit_id = text(errors, &key, value(&mut map)?, true),
-                "created" => raw.created = text(errors, &key, value(&mut map)?, true),
-                "saved" => raw.saved = text(errors, &key, value(&mut map)?, true),
-                _ => match next::<Points, A>(&mut map, max_points)? {
-                    Shape::Object(Points(points)) => {
-                        for (name, value) in points {
-                            raw.push_point(name, value, max_points);
-                        }
-                    }
-                    Shape::Null => {}
-                    other => errors.add(
-                        field_name(&key),
-                        format!("must be an object of points, not {}", other.kind()),
-                    ),
-                },
+        }
+        let [uuid, unit_id, created, saved] = fields;
+        let errors = &mut raw.errors;
+        raw.uuid = uuid.and_then(|value| text(errors, "uuid", value, false));
+        raw.unit_id = unit_id.and_then(|value| text(errors, "unit_id", value, true));
+        raw.created = created.and_then(|value| text(errors, "created", value, true));
+        raw.saved = saved.and_then(|value| text(errors, "saved", value, true));
+        match data {
+            Some(Shape::Object(Points { points, repeated })) => {
+                raw.points = points.into_vec();
+                raw.repeated.absorb(repeated);
             }
+            None | Some(Shape::Null) => {}
+            Some(other) => errors.add(
+                field_name("data"),
+                format!("must be an object of points, not {}", other.kind()),
+            ),
         }
         Ok(raw)
     }
@@ -251,15 +261,22 @@ fn text(
     }
 }
 
-/// `session.data`: every entry in order, duplicates included.
-struct Points(Vec<(String, RawValue)>);
+/// `session.data`: the last value of each point (names case-insensitive), in order of
+/// first occurrence.
+struct Points {
+    points: PointList,
+    repeated: Repeated,
+}
 
 impl ReadMap for Points {
     fn read<'de, A: MapAccess<'de>>(mut map: A, max_points: usize) -> Result<Self, A::Error> {
-        let mut points = Vec::new();
+        let mut read = Points {
+            points: PointList::default(),
+            repeated: Repeated::default(),
+        };
         while let Some(name) = map.next_key::<String>()? {
             // One past the limit is enough to refuse the session; the rest is only skipped.
-            if points.len() > max_points {
+            if read.points.is_over(max_points) {
                 map.next_value::<IgnoredAny>()?;
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
                 break;
@@ -268,31 +285,50 @@ impl ReadMap for Points {
                 Shape::Str(text) | Shape::Num(text) => RawValue::Text(text),
                 Shape::Bool(flag) => RawValue::Text(flag.to_string()),
                 Shape::Null => RawValue::Text(String::new()),
-                Shape::Object(RawData(Some(base64))) => RawValue::RawData(base64),
-                Shape::Array | Shape::Object(RawData(None)) => {
-                    RawValue::Invalid(VALUE_RULE.to_owned())
+                Shape::Object(RawData { base64, repeats }) => {
+                    for _ in 0..repeats {
+                        read.repeated
+                            .record(|| format!("{}[rawData]", point_field_name(&name)));
+                    }
+                    match base64 {
+                        Some(base64) => RawValue::RawData(base64),
+                        None => RawValue::Invalid(VALUE_RULE.to_owned()),
+                    }
                 }
+                Shape::Array => RawValue::Invalid(VALUE_RULE.to_owned()),
             };
-            points.push((name, value));
+            if let Some(name) = read.points.push(name, value, max_points) {
+                read.repeated.record(|| point_field_name(name));
+            }
         }
-        Ok(Points(points))
+        Ok(read)
     }
 }
 
-/// A point value object: valid only as exactly `{"rawData": "<string>"}`.
-struct RawData(Option<String>);
+/// A point value object: valid only as `{"rawData": "<string>"}` (the key repeated or not;
+/// its last value counts).
+struct RawData {
+    base64: Option<String>,
+    repeats: usize,
+}
 
 impl ReadMap for RawData {
     fn read<'de, A: MapAccess<'de>>(mut map: A, max_points: usize) -> Result<Self, A::Error> {
-        let mut entries = 0_usize;
-        let mut found = None;
+        let mut other_keys = false;
+        let mut last: Option<Shape<Skip>> = None;
+        let mut repeats = 0_usize;
         while let Some(key) = map.next_key::<String>()? {
-            entries += 1;
             let value = next::<Skip, A>(&mut map, max_points)?;
-            if let (true, Shape::Str(text)) = (key == "rawData", value) {
-                found = Some(text);
+            if key != "rawData" {
+                other_keys = true;
+            } else if last.replace(value).is_some() {
+                repeats = repeats.saturating_add(1);
             }
         }
-        Ok(RawData(if entries == 1 { found } else { None }))
+        let base64 = match (other_keys, last) {
+            (false, Some(Shape::Str(text))) => Some(text),
+            _ => None,
+        };
+        Ok(RawData { base64, repeats })
     }
 }

@@ -2,8 +2,8 @@
 
 use super::DecodeError;
 use super::json;
-use super::test_support::{EXAMPLE_JSON, example_session, messages, parse};
-use crate::session::{RawSession, RawValue};
+use super::test_support::{EXAMPLE_JSON, example_session, messages, parse, point};
+use crate::session::{PointValue, RawSession, RawValue};
 
 fn decode(body: &[u8]) -> Result<RawSession, DecodeError> {
     json::decode(body, crate::session::Limits::default().max_points)
@@ -57,7 +57,7 @@ fn scalars_become_their_json_text() {
 fn raw_data_and_invalid_values() {
     let got = points(
         r#"{"r": {"rawData": "AAEC"}, "a": [1, 2], "o": {"x": 1}, "bad": {"rawData": 5},
-            "extra": {"rawData": "AA", "x": 1}, "twice": {"rawData": "AA", "rawData": "AB"},
+            "extra": {"rawData": "AA", "x": 1}, "twice": {"rawData": "AA", "rawData": 1},
             "empty": {}, "nested": {"rawData": {"rawData": "AA"}}}"#,
     );
     assert_eq!(got[0], ("r".into(), RawValue::RawData("AAEC".into())));
@@ -72,34 +72,43 @@ fn raw_data_and_invalid_values() {
 }
 
 #[test]
-fn duplicate_points_are_all_kept_and_then_refused() {
-    let got = points(r#"{"p": "1", "p": "2", "P": "3"}"#);
-    assert_eq!(
-        got,
-        vec![
-            ("p".into(), text("1")),
-            ("p".into(), text("2")),
-            ("P".into(), text("3"))
-        ]
-    );
-    let raw = session(r#"{"unit_id": "u", "data": {"p": "1", "P": "2"}}"#);
-    let errors = parse(raw).unwrap_err();
-    assert!(messages(&errors, "session[data][P]")[0].contains("more than once"));
+fn the_last_duplicate_point_wins_whatever_its_case() {
+    let got = points(r#"{"p": "1", "q": "x", "p": "2", "P": "3"}"#);
+    assert_eq!(got, vec![("P".into(), text("3")), ("q".into(), text("x"))]);
+    let raw = session(r#"{"unit_id": "u", "data": {"p": {"rawData": "AA"}, "P": "2"}}"#);
+    assert_eq!(raw.repeated.count, 1);
+    assert_eq!(raw.repeated.names, ["session[data][P]"]);
+    let session = parse(raw).unwrap();
+    assert_eq!(session.points[&point("p")], PointValue::Text("2".into()));
 }
 
 #[test]
-fn duplicate_session_keys_are_errors() {
-    let raw = session(r#"{"unit_id": "a", "unit_id": "b", "data": {}, "data": {"p": "x"}}"#);
-    assert_eq!(raw.unit_id.as_deref(), Some("a"));
-    assert!(raw.points.is_empty());
-    assert_eq!(
-        messages(&raw.errors, "session[unit_id]"),
-        ["is given more than once"]
+fn the_last_duplicate_key_wins_as_in_ruby() {
+    let raw = session(
+        r#"{"unit_id": [1], "unit_id": "b", "saved": 5, "saved": null,
+            "data": {"p": "x"}, "data": {"q": {"rawData": "AA", "rawData": "AB"}}}"#,
     );
+    assert!(raw.errors.is_empty(), "{:?}", raw.errors);
+    assert_eq!(raw.unit_id.as_deref(), Some("b"));
+    assert_eq!(raw.saved, None);
+    // A repeated `data` object replaces the earlier one whole, as a Ruby hash does.
     assert_eq!(
-        messages(&raw.errors, "session[data]"),
-        ["is given more than once"]
+        raw.points,
+        vec![("q".into(), RawValue::RawData("AB".into()))]
     );
+    assert_eq!(raw.repeated.count, 4);
+    assert_eq!(
+        raw.repeated.names,
+        [
+            "session[unit_id]",
+            "session[saved]",
+            "session[data]",
+            "session[data][q][rawData]"
+        ]
+    );
+    let raw = decode(br#"{"session": {"unit_id": "a"}, "session": {"unit_id": "b"}}"#).unwrap();
+    assert_eq!(raw.unit_id.as_deref(), Some("b"));
+    assert_eq!(raw.repeated.names, ["session"]);
 }
 
 #[test]
@@ -167,7 +176,7 @@ fn missing_or_non_object_session_is_malformed() {
         r#"{"session": null}"#,
         "[]",
         "42",
-        r#"{"session": {}, "session": {}}"#,
+        r#"{"session": {}, "session": 5}"#,
     ] {
         assert_eq!(malformed_field(body), "session", "{body}");
     }

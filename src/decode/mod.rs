@@ -11,10 +11,12 @@ pub mod form;
 pub mod json;
 pub mod multipart;
 mod path;
+mod repeats;
 
 pub use body::{BodyHeaders, read_session};
 pub use multipart::MultipartLimits;
 pub use path::{FieldPath, classify};
+pub use repeats::Repeated;
 
 /// The body encodings of a session (create or update), so the right decoder is picked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +30,17 @@ pub enum BodyKind {
         /// The `boundary` parameter of the content type, unquoted.
         boundary: String,
     },
+}
+
+impl BodyKind {
+    /// The encoding's name in metrics and logs.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Form => "urlencoded",
+            Self::Multipart { .. } => "multipart",
+        }
+    }
 }
 
 /// Why a body could not be decoded; each variant maps to one HTTP status (415, 400, 413).

@@ -143,7 +143,7 @@ fn text_parts_must_be_utf8_and_files_elsewhere_are_errors() {
 }
 
 #[test]
-fn duplicates_and_bad_names_are_errors() {
+fn the_last_repeated_part_wins_and_bad_names_are_errors() {
     let body = multipart_body(&[
         text_part("session[unit_id]", "a"),
         text_part("session[unit_id]", "b"),
@@ -157,16 +157,12 @@ fn duplicates_and_bad_names_are_errors() {
         text_part("session[data][p][x]", "3"),
     ]);
     let raw = decode(&body).unwrap();
-    assert_eq!(raw.unit_id.as_deref(), Some("a"));
-    assert_eq!(raw.points, vec![("p".into(), RawValue::Text("1".into()))]);
-    assert_eq!(
-        messages(&raw.errors, "session[unit_id]"),
-        ["is given more than once"]
+    assert_eq!(raw.unit_id.as_deref(), Some("b"));
+    assert!(
+        matches!(&raw.points[..], [(name, RawValue::File(file))] if name == "p" && file.bytes == b"2")
     );
-    assert_eq!(
-        messages(&raw.errors, "session[data][p]"),
-        ["is given more than once"]
-    );
+    assert_eq!(raw.repeated.count, 2);
+    assert_eq!(raw.errors.iter().count(), 1);
     assert_eq!(messages(&raw.errors, "session[data][p][x]").len(), 1);
 }
 

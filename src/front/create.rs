@@ -8,7 +8,7 @@ use axum::response::Response;
 
 use super::error::ApiError;
 use super::params::Query;
-use super::write_path::{self, OnStored, WriteRequest};
+use super::write_path::{OnStored, WriteRequest};
 use super::{AppState, parse_project_id};
 use crate::session::remember_file_digests;
 use crate::session::write::Write;
@@ -28,7 +28,7 @@ pub async fn create_session(
     let project_id = parse_project_id(&project)?;
     let query = Query::parse(query.as_deref());
     let request = WriteRequest::authorize(&state, &headers, project_id, &query)?;
-    let raw = write_path::read_session(&state, &headers, body).await?;
+    let raw = request.read_session(&state, &headers, body).await?;
     let stamp = request.stamp();
     let mut session = raw
         .parse(&state.config.limits, stamp.received_seconds())

@@ -10,7 +10,7 @@ use axum::response::Response;
 use super::AppState;
 use super::error::ApiError;
 use super::target::SessionTarget;
-use super::write_path::{self, OnStored};
+use super::write_path::OnStored;
 use crate::session::patch::Patch;
 use crate::session::remember_file_digests;
 use crate::session::write::Write;
@@ -26,7 +26,7 @@ pub async fn update_session(
     body: Body,
 ) -> Result<Response, ApiError> {
     let current = target.existing(&state).await?;
-    let raw = write_path::read_session(&state, &headers, body).await?;
+    let raw = target.request.read_session(&state, &headers, body).await?;
     let stamp = target.request.stamp();
     let mut patch = raw
         .parse_patch(&target.uuid, &state.config.limits, stamp.received_seconds())

@@ -49,22 +49,6 @@ pub async fn existing(
         .ok_or_else(|| session_not_found(uuid.as_str()))
 }
 
-/// Reads and decodes a session body (create or update) by its content type, never past the
-/// body limit, within the body read timeout.
-pub async fn read_session(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<RawSession, ApiError> {
-    let read = decode::read_session(
-        body_headers(headers),
-        body,
-        state.config.front.body_limit_bytes,
-        &state.config.limits,
-    );
-    within_read_timeout(state, read).await
-}
-
 /// Reads an attachment write's file (see [`decode::attachment`]) within the body read
 /// timeout.
 pub async fn read_attachment(
@@ -164,6 +148,41 @@ impl WriteRequest {
             wait: query.wait_stored()?,
             started,
         })
+    }
+
+    /// Reads and decodes a session body (create or update) by its content type, never past
+    /// the body limit, within the body read timeout. Repeated fields are counted by encoding
+    /// and logged with the device, so operators can see which clients send them.
+    pub async fn read_session(
+        &self,
+        state: &AppState,
+        headers: &HeaderMap,
+        body: Body,
+    ) -> Result<RawSession, ApiError> {
+        let body_headers = body_headers(headers);
+        let read = decode::read_session(
+            body_headers,
+            body,
+            state.config.front.body_limit_bytes,
+            &state.config.limits,
+        );
+        let raw = within_read_timeout(state, read).await?;
+        if raw.repeated.count > 0 {
+            let encoding =
+                decode::body_kind(body_headers.content_type).map_or("unknown", |kind| kind.label());
+            metrics::counter!("intake_repeated_fields_total", "encoding" => encoding)
+                .increment(raw.repeated.count);
+            tracing::debug!(
+                encoding,
+                repeats = raw.repeated.count,
+                fields = ?raw.repeated.names,
+                unit_id = raw.unit_id.as_deref().unwrap_or(""),
+                user = %self.principal,
+                project.id = self.project_id,
+                "repeated fields: the last occurrence of each was kept"
+            );
+        }
+        Ok(raw)
     }
 
     /// Stamps the write now. Call it once the body is read, so that the receive time is when

@@ -90,18 +90,6 @@ async fn malformed_bodies_get_json_4xx() {
             400,
         ),
         (
-            "duplicate fields",
-            form,
-            b"session[unit_id]=a&session[unit_id]=b".to_vec(),
-            400,
-        ),
-        (
-            "duplicate points by case",
-            json,
-            br#"{"session": {"unit_id": "u", "data": {"P": "1", "p": "2"}}}"#.to_vec(),
-            400,
-        ),
-        (
             "JSON nested 100,000 deep",
             json,
             "[".repeat(100_000).into_bytes(),

@@ -13,6 +13,7 @@ mod ordering_histories;
 mod ordering_ops;
 mod read_api;
 mod read_list;
+mod repeated_fields;
 mod tools_dlq;
 mod tools_loadgen;
 mod tools_replay;
