@@ -45,7 +45,7 @@ impl MultipartLimits {
 }
 
 impl Default for MultipartLimits {
-    /// SPEC's defaults: a 32 MiB body and the default [`Limits`].
+    /// The contract's defaults: a 32 MiB body and the default [`Limits`].
     fn default() -> Self {
         Self::new(32 << 20, &Limits::default())
     }

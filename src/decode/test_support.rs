@@ -14,8 +14,8 @@ use crate::session::{
 /// The fixed "now" for every parse in these tests.
 pub const NOW: i64 = 1_700_000_000;
 
-pub const EXAMPLE_JSON: &[u8] = include_bytes!("../../tests/fixtures/create-session.json");
-pub const EXAMPLE_FORM: &[u8] = include_bytes!("../../tests/fixtures/create-session.form");
+pub const EXAMPLE_JSON: &[u8] = include_bytes!("../../examples/create-session.json");
+pub const EXAMPLE_FORM: &[u8] = include_bytes!("../../examples/create-session.form");
 
 /// `base-64-data-goes-here`: URL-safe characters, no padding, non-zero trailing bits.
 pub const EXAMPLE_SKETCH: [u8; 16] = [

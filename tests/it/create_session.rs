@@ -6,8 +6,8 @@ use crate::common;
 use common::{TestApp, read, sign};
 use serde_json::json;
 
-const EXAMPLE_JSON: &str = include_str!("../fixtures/create-session.json");
-const EXAMPLE_FORM: &str = include_str!("../fixtures/create-session.form");
+const EXAMPLE_JSON: &str = include_str!("../../examples/create-session.json");
+const EXAMPLE_FORM: &str = include_str!("../../examples/create-session.form");
 const EXAMPLE_UUID: &str = "12341234-12341234-1234-1234-123412341234";
 
 /// The example's `rawData`, decoded: URL-safe alphabet, trailing bits set.

@@ -5,6 +5,7 @@ mod common;
 
 mod create_session;
 mod encodings;
+mod examples;
 mod faults;
 mod hostile;
 mod large_messages;
