@@ -14,13 +14,16 @@ BIN := ./target/release
 # nextest where installed (dev machines and CI have it), plain cargo test otherwise.
 TEST_RUNNER = $(if $(shell cargo nextest --version 2>/dev/null),cargo nextest run,cargo test)
 
-.PHONY: help services build migrate demo run run-front run-consumer fmt lint test bench fuzz chaos hostile clean
+.PHONY: help services contract-tools build migrate demo run run-front run-consumer fmt lint test bench fuzz chaos hostile clean
 
 help: ## Show this list
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-13s %s\n", $$1, $$2}'
 
 services: ## Install/start PostgreSQL and RabbitMQ, create the intake role and database
 	@bash scripts/services.sh
+
+contract-tools: ## Install schemathesis and the OpenAPI validator into target/contract-venv
+	@bash scripts/contract_tools.sh
 
 build: ## Build the release binaries
 	cargo build --release --bins
@@ -48,7 +51,7 @@ lint: ## Check formatting and run clippy with warnings as errors
 	cargo clippy --all-targets -- -D warnings
 
 # Doc tests run first so that the last summary in the log is the main test run's.
-test: services lint ## Lint, then run all tests against the real services
+test: services contract-tools lint ## Lint, then run all tests against the real services
 	cargo test --doc
 	$(TEST_RUNNER) --workspace --no-fail-fast
 

@@ -26,7 +26,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
@@ -68,21 +68,8 @@ pub fn parse_project_id(text: &str) -> Result<i64, ApiError> {
 
 /// The routes, for tests that drive the front in-process.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/time", get(server_time))
-        .route(
-            "/projects/{project_id}/sessions",
-            post(create::create_session),
-        )
-        .route(
-            "/project/{project_id}/sessions",
-            post(create::create_session),
-        )
-        .merge(routes::session_routes());
-    Router::new()
-        .nest("/api/v1", api)
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+    routes::all()
+        .into_router()
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(observe::record))

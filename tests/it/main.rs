@@ -3,12 +3,14 @@
 
 mod common;
 
+mod contract;
 mod create_session;
 mod encodings;
 mod examples;
 mod faults;
 mod hostile;
 mod large_messages;
+mod openapi;
 mod ordering;
 mod ordering_histories;
 mod ordering_ops;
