@@ -50,8 +50,10 @@ lint: ## Check formatting and run clippy with warnings as errors
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
 
-# Doc tests run first so that the last summary in the log is the main test run's.
+# Doc tests run first so that the last summary in the log is the main test run's. The binaries
+# are built first because tests run the `intake` tool, which `cargo test` alone does not build.
 test: services contract-tools lint ## Lint, then run all tests against the real services
+	cargo build --workspace --bins
 	cargo test --doc
 	$(TEST_RUNNER) --workspace --no-fail-fast
 
