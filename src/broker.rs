@@ -22,6 +22,11 @@ use crate::wire::{self, Upload};
 pub const ROUTING_KEY: &str = "upload";
 /// Header a dead-lettered message carries: why it can never be stored.
 pub const REASON_HEADER: &str = "x-intake-reason";
+/// Header the consumer gives each dead letter: a fresh id, so `intake dlq` records it once
+/// however often the broker delivers it.
+pub const DEAD_LETTER_ID_HEADER: &str = "x-intake-dead-letter-id";
+/// Header the consumer gives each dead letter: when it was dead-lettered, RFC 3339.
+pub const DEAD_LETTERED_AT_HEADER: &str = "x-intake-dead-lettered-at";
 
 /// Why a publish did not end in a broker confirm.
 #[derive(Debug, thiserror::Error)]

@@ -22,7 +22,9 @@ use tokio_util::sync::CancellationToken;
 use self::handle::{Outcome, Retry, Stopped, process};
 use self::prefetch::PrefetchSizer;
 use self::stats::Stats;
-use crate::broker::{self, REASON_HEADER, publish_confirmed};
+use crate::broker::{
+    self, DEAD_LETTER_ID_HEADER, DEAD_LETTERED_AT_HEADER, REASON_HEADER, publish_confirmed,
+};
 use crate::config::Config;
 use crate::store::Store;
 
@@ -269,8 +271,8 @@ impl Worker {
         Ok(Some(()))
     }
 
-    /// Republishes the message unchanged but for a reason header, confirmed, before the
-    /// batch ack removes the original.
+    /// Republishes the message unchanged but for the reason, dead-letter id and time headers,
+    /// confirmed, before the batch ack removes the original.
     async fn dead_letter(&self, delivery: &Delivery, reason: &str) -> Result<(), BrokerLost> {
         let message_id = delivery
             .properties
@@ -278,11 +280,14 @@ impl Worker {
             .as_ref()
             .map(ToString::to_string);
         tracing::warn!(upload.id = message_id.unwrap_or_default(), %reason, "dead-lettering a message");
+        let text = |value: &str| AMQPValue::LongString(LongString::from(value.as_bytes().to_vec()));
         let mut headers = delivery.properties.headers().clone().unwrap_or_default();
-        headers.insert(
-            REASON_HEADER.into(),
-            AMQPValue::LongString(LongString::from(reason.as_bytes().to_vec())),
-        );
+        headers.insert(REASON_HEADER.into(), text(reason));
+        // A new id each time: a requeued upload dead-lettered again is a new dead letter.
+        let id = uuid::Uuid::now_v7().to_string();
+        headers.insert(DEAD_LETTER_ID_HEADER.into(), text(&id));
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        headers.insert(DEAD_LETTERED_AT_HEADER.into(), text(&now));
         let properties = delivery.properties.clone().with_headers(headers);
         publish_confirmed(
             &self.dead_letters,

@@ -24,6 +24,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    dead_letters (id) {
+        id -> Int8,
+        dead_letter_id -> Text,
+        upload_id -> Nullable<Text>,
+        project_id -> Nullable<Int8>,
+        session_uuid -> Nullable<Text>,
+        reason -> Nullable<Text>,
+        headers -> Jsonb,
+        properties -> Jsonb,
+        body -> Bytea,
+        accepted_at -> Nullable<Timestamptz>,
+        dead_lettered_at -> Nullable<Timestamptz>,
+        collected_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     devices (project_id, unit_id) {
         project_id -> Int8,
         unit_id -> Text,
@@ -76,6 +93,7 @@ diesel::joinable!(sessions -> projects (project_id));
 diesel::allow_tables_to_appear_in_same_query!(
     api_users,
     attachments,
+    dead_letters,
     devices,
     project_grants,
     projects,
