@@ -18,6 +18,7 @@ mod read_api;
 mod read_list;
 mod repeated_fields;
 mod tools_dlq;
+mod tools_dlq_concurrent;
 mod tools_loadgen;
 mod tools_replay;
 mod wait_stored;

@@ -1,6 +1,6 @@
-//! `intake dlq`: an upload for a project that does not exist yet is dead-lettered, listed
-//! and shown (and saved for replay) without leaving the queue; once the project exists,
-//! `requeue` puts it back and it is stored with its original stamp; `purge` empties the queue.
+//! `intake dlq`: an upload for a project that does not exist yet is dead-lettered, collected
+//! into `dead_letters`, listed and shown (and saved for replay); once the project exists,
+//! `requeue` puts it back and it is stored with its original stamp; `purge` deletes the rest.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::common;
@@ -16,7 +16,7 @@ use intake_tools::ToolError;
 use intake_tools::dlq::{self, DlqEntry, Filter};
 use serde_json::json;
 
-fn upload(project_id: i64, uuid: &str) -> Upload {
+pub(crate) fn upload(project_id: i64, uuid: &str) -> Upload {
     let session: Session = serde_json::from_value(json!({
         "uuid": uuid,
         "unit_id": "late-unit",
@@ -35,7 +35,7 @@ async fn publish(app: &TestApp, uploads: &[&Upload]) {
 }
 
 async fn list(app: &TestApp) -> Vec<DlqEntry> {
-    let mut entries = dlq::list(&app.config.broker, 100).await.unwrap();
+    let mut entries = dlq::list(&app.config, 100).await.unwrap();
     entries.sort_by_key(|entry| entry.project_id);
     entries
 }
@@ -48,7 +48,7 @@ async fn dead_letters(app: &TestApp, count: usize) -> Vec<DlqEntry> {
     .await
 }
 
-fn create_project_with_id(app: &TestApp, id: i64) {
+pub(crate) fn create_project_with_id(app: &TestApp, id: i64) {
     let mut conn = app.db.conn();
     diesel::sql_query("INSERT INTO projects (id, name) VALUES ($1, 'arrived-late')")
         .bind::<diesel::sql_types::BigInt, _>(id)
@@ -80,8 +80,10 @@ async fn dead_letters_are_listed_requeued_once_fixed_and_purged() {
         "{entry:?}"
     );
     assert_eq!(entry.size_bytes, waiting.encode().len());
+    assert!(entry.dead_lettered_at.is_some(), "{entry:?}");
     assert_eq!(entries[1].uuid.as_deref(), Some("orphan"));
-    // Listing takes nothing (the ages move on with the clock between the two listings).
+    // Listing takes nothing (the ages move on with the clock between the two listings): the
+    // dead letters now live in PostgreSQL.
     let ageless = |entries: &[DlqEntry]| -> Vec<DlqEntry> {
         let strip = |entry: &DlqEntry| DlqEntry {
             age_seconds: None,
@@ -90,11 +92,12 @@ async fn dead_letters_are_listed_requeued_once_fixed_and_purged() {
         entries.iter().map(strip).collect()
     };
     assert_eq!(ageless(&list(&app).await), ageless(&entries));
+    assert_eq!(common::count(&app.db.url, "dead_letters"), 2);
 
     // Show, saving the raw body for replay.
     let save = std::env::temp_dir().join(format!("intake-dlq-{}", uuid::Uuid::new_v4()));
     let id = waiting.stamp.upload_id.to_string();
-    let shown = dlq::show(&app.config.broker, &app.config.limits, &id, Some(&save))
+    let shown = dlq::show(&app.config, &id, Some(&save))
         .await
         .unwrap()
         .unwrap();
@@ -109,30 +112,24 @@ async fn dead_letters_are_listed_requeued_once_fixed_and_purged() {
     let saved = std::fs::read(save.join(format!("{id}.msgpack"))).unwrap();
     assert_eq!(saved, waiting.encode());
     std::fs::remove_dir_all(&save).unwrap();
-    let missing = dlq::show(&app.config.broker, &app.config.limits, "nope", None)
-        .await
-        .unwrap();
+    let missing = dlq::show(&app.config, "nope", None).await.unwrap();
     assert!(missing.is_none());
     assert_eq!(list(&app).await.len(), 2);
 
     // Nothing is taken without a filter; a dry run changes nothing.
-    let refused = dlq::requeue(&app.config.broker, &Filter::default(), false).await;
+    let refused = dlq::requeue(&app.config, &Filter::default(), false).await;
     assert!(matches!(refused, Err(ToolError::Options(_))));
     let by_project = Filter {
         project_id: Some(late),
         ..Filter::default()
     };
-    let dry = dlq::requeue(&app.config.broker, &by_project, true)
-        .await
-        .unwrap();
+    let dry = dlq::requeue(&app.config, &by_project, true).await.unwrap();
     assert_eq!((dry.examined, dry.matched, dry.done), (2, 1, 0));
     assert_eq!(list(&app).await.len(), 2);
 
     // Once the project exists, requeue stores the upload with its original stamp.
     create_project_with_id(&app, late);
-    let requeued = dlq::requeue(&app.config.broker, &by_project, false)
-        .await
-        .unwrap();
+    let requeued = dlq::requeue(&app.config, &by_project, false).await.unwrap();
     assert_eq!((requeued.matched, requeued.done), (1, 1), "{requeued}");
     assert!(requeued.failures.is_empty());
     let stored = eventually("requeued upload stored", Duration::from_secs(30), || {
@@ -159,16 +156,15 @@ async fn dead_letters_are_listed_requeued_once_fixed_and_purged() {
         reason_contains: Some("undecodable".into()),
         ..Filter::default()
     };
-    let report = dlq::purge(&app.config.broker, &mismatch, false)
-        .await
-        .unwrap();
+    let report = dlq::purge(&app.config, &mismatch, false).await.unwrap();
     assert_eq!((report.matched, report.done), (0, 0));
 
     let all = Filter {
         all: true,
         ..Filter::default()
     };
-    let purged = dlq::purge(&app.config.broker, &all, false).await.unwrap();
+    let purged = dlq::purge(&app.config, &all, false).await.unwrap();
     assert_eq!((purged.examined, purged.done), (1, 1), "{purged}");
     assert!(list(&app).await.is_empty());
+    assert_eq!(common::count(&app.db.url, "dead_letters"), 0);
 }

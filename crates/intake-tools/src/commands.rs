@@ -133,14 +133,13 @@ pub fn run_replay(command: ReplayCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs `intake dlq …` against the configured broker.
+/// Runs `intake dlq …` against the configured broker and database.
 pub fn run_dlq(command: DlqCommand) -> anyhow::Result<()> {
     let config = Config::load()?;
-    let broker = &config.broker;
     let runtime = runtime()?;
     match command {
         DlqCommand::List { limit, json } => {
-            let entries = runtime.block_on(dlq::list(broker, limit))?;
+            let entries = runtime.block_on(dlq::list(&config, limit))?;
             for entry in &entries {
                 if json {
                     println!("{}", serde_json::to_string(entry)?);
@@ -153,26 +152,21 @@ pub fn run_dlq(command: DlqCommand) -> anyhow::Result<()> {
             }
         }
         DlqCommand::Show { upload_id, save } => {
-            let found = runtime.block_on(dlq::show(
-                broker,
-                &config.limits,
-                &upload_id,
-                save.as_deref(),
-            ))?;
+            let found = runtime.block_on(dlq::show(&config, &upload_id, save.as_deref()))?;
             match found {
                 Some(message) => print!("{message}"),
                 None => bail!("no dead letter with upload id {upload_id}"),
             }
         }
         DlqCommand::Requeue { filter, dry_run } => {
-            let report = runtime.block_on(dlq::requeue(broker, &filter.into(), dry_run))?;
+            let report = runtime.block_on(dlq::requeue(&config, &filter.into(), dry_run))?;
             print!("{report}");
             if !report.failures.is_empty() {
                 bail!("{} messages could not be requeued", report.failures.len());
             }
         }
         DlqCommand::Purge { filter, dry_run } => {
-            let report = runtime.block_on(dlq::purge(broker, &filter.into(), dry_run))?;
+            let report = runtime.block_on(dlq::purge(&config, &filter.into(), dry_run))?;
             print!("{report}");
         }
     }

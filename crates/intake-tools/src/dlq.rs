@@ -1,23 +1,22 @@
-//! `intake dlq`: look into the dead-letter queue, and put messages back or throw them away
-//! once their cause is fixed (a project created, a bug deployed). Safe while the front and
-//! consumers run: see the walk rules in `dlq_browse`.
+//! `intake dlq`: look into the dead letters, and put them back or throw them away once their
+//! cause is fixed (a project created, a bug deployed). Every operation first collects the
+//! dead-letter queue into the `dead_letters` table (`dlq_collect`) and then works on the
+//! table, so it is safe while the front, the consumers and other operators run.
 
 use std::fmt;
 
-use lapin::message::Delivery;
-use lapin::types::AMQPValue;
 use serde::Serialize;
 
 use crate::ToolError;
-use crate::dlq_browse::Browser;
+use crate::dlq_collect::DeadLetters;
 pub use crate::dlq_show::{DlqMessage, SessionSummary, show};
-use intake::broker::REASON_HEADER;
-use intake::config::BrokerConfig;
-use intake::wire::{PROJECT_HEADER, Upload};
+use intake::config::Config;
 
 /// One dead letter, as `list` shows it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct DlqEntry {
+    /// Its row in `dead_letters`.
+    pub id: i64,
     /// The upload id (AMQP `message_id`).
     pub upload_id: Option<String>,
     /// Why it was dead-lettered (`x-intake-reason`, or RabbitMQ's own reason).
@@ -30,30 +29,10 @@ pub struct DlqEntry {
     pub timestamp: Option<u64>,
     /// Seconds since then.
     pub age_seconds: Option<i64>,
+    /// When the consumer dead-lettered it, RFC 3339 (absent when RabbitMQ did).
+    pub dead_lettered_at: Option<String>,
     /// Body size.
     pub size_bytes: usize,
-}
-
-impl DlqEntry {
-    /// Reads what an operator needs to decide from a delivery.
-    pub fn from_delivery(delivery: &Delivery) -> Self {
-        let properties = &delivery.properties;
-        let upload: Option<Upload> = rmp_serde::from_slice(&delivery.data).ok();
-        let timestamp = *properties.timestamp();
-        Self {
-            upload_id: properties.message_id().as_ref().map(ToString::to_string),
-            reason: header_text(delivery, REASON_HEADER)
-                .or_else(|| header_text(delivery, "x-first-death-reason")),
-            project_id: header_int(delivery, PROJECT_HEADER)
-                .or_else(|| upload.as_ref().map(|u| u.project_id)),
-            uuid: upload.map(|u| u.uuid().as_str().to_owned()),
-            timestamp,
-            age_seconds: timestamp
-                .and_then(|t| i64::try_from(t).ok())
-                .map(|t| chrono::Utc::now().timestamp().saturating_sub(t)),
-            size_bytes: delivery.data.len(),
-        }
-    }
 }
 
 impl fmt::Display for DlqEntry {
@@ -94,38 +73,13 @@ impl Filter {
             && self.reason_contains.is_none()
             && self.project_id.is_none()
     }
-
-    /// Whether `entry` is taken.
-    pub fn matches(&self, entry: &DlqEntry) -> bool {
-        let upload = self
-            .upload_id
-            .as_ref()
-            .is_none_or(|id| entry.upload_id.as_deref() == Some(id.as_str()));
-        let reason = self.reason_contains.as_ref().is_none_or(|text| {
-            entry
-                .reason
-                .as_ref()
-                .is_some_and(|reason| reason.contains(text.as_str()))
-        });
-        let project = self
-            .project_id
-            .is_none_or(|id| entry.project_id == Some(id));
-        upload && reason && project
-    }
 }
 
-/// Lists up to `limit` dead letters, oldest first, leaving all of them in the queue.
-pub async fn list(broker: &BrokerConfig, limit: usize) -> Result<Vec<DlqEntry>, ToolError> {
-    let mut browser = Browser::open(broker, false).await?;
-    let mut entries = Vec::new();
-    while entries.len() < limit {
-        let Some(delivery) = browser.next().await? else {
-            break;
-        };
-        entries.push(DlqEntry::from_delivery(&delivery));
-        browser.leave(delivery);
-    }
-    browser.finish().await?;
+/// Lists up to `limit` dead letters, oldest first.
+pub async fn list(config: &Config, limit: usize) -> Result<Vec<DlqEntry>, ToolError> {
+    let mut dead = DeadLetters::open(config).await?;
+    let entries = dead.db.entries(&Filter::default(), Some(limit)).await?;
+    dead.close().await?;
     Ok(entries)
 }
 
@@ -171,26 +125,26 @@ impl fmt::Display for DlqActionReport {
 }
 
 /// Puts matching dead letters back on the main exchange (original body and properties,
-/// minus the reason), each confirmed before its dead letter is acked.
+/// minus the dead-lettering headers), each confirmed before its row is deleted.
 pub async fn requeue(
-    broker: &BrokerConfig,
+    config: &Config,
     filter: &Filter,
     dry_run: bool,
 ) -> Result<DlqActionReport, ToolError> {
-    act(broker, filter, dry_run, true).await
+    act(config, filter, dry_run, true).await
 }
 
 /// Deletes matching dead letters.
 pub async fn purge(
-    broker: &BrokerConfig,
+    config: &Config,
     filter: &Filter,
     dry_run: bool,
 ) -> Result<DlqActionReport, ToolError> {
-    act(broker, filter, dry_run, false).await
+    act(config, filter, dry_run, false).await
 }
 
 async fn act(
-    broker: &BrokerConfig,
+    config: &Config,
     filter: &Filter,
     dry_run: bool,
     requeueing: bool,
@@ -201,61 +155,47 @@ async fn act(
                 .into(),
         ));
     }
-    let mut browser = Browser::open(broker, requeueing && !dry_run).await?;
+    let mut dead = DeadLetters::open(config).await?;
+    let entries = dead.db.entries(filter, None).await?;
     let mut report = DlqActionReport {
         action: if requeueing { "requeue" } else { "purge" }.into(),
         dry_run,
+        examined: dead.db.count().await?,
+        matched: entries.len() as u64,
         ..DlqActionReport::default()
     };
-    while let Some(delivery) = browser.next().await? {
-        report.examined += 1;
-        let entry = DlqEntry::from_delivery(&delivery);
-        if !filter.matches(&entry) {
-            browser.leave(delivery);
-            continue;
-        }
-        report.matched += 1;
-        if dry_run {
-            report.entries.push(entry);
-            browser.leave(delivery);
-            continue;
-        }
-        if requeueing {
-            if let Err(error) = browser.republish(&delivery, &broker.exchange).await {
-                let id = entry.upload_id.clone().unwrap_or_else(|| "-".into());
-                report.failures.push(format!("{id}: {error}"));
-                report.entries.push(entry);
-                browser.leave(delivery);
-                continue;
+    if dry_run {
+        report.entries = entries;
+    } else if requeueing {
+        for entry in entries {
+            match requeue_one(&mut dead, config, entry.id).await {
+                Ok(()) => report.done += 1,
+                Err(error) => {
+                    let id = entry.upload_id.clone().unwrap_or_else(|| "-".into());
+                    report.failures.push(format!("{id}: {error}"));
+                }
             }
+            report.entries.push(entry);
         }
-        browser.take(&delivery).await?;
-        report.done += 1;
-        report.entries.push(entry);
+    } else {
+        let ids = entries.iter().map(|entry| entry.id).collect();
+        report.done = dead.db.delete(ids).await?;
+        report.entries = entries;
     }
-    browser.finish().await?;
+    dead.close().await?;
     Ok(report)
 }
 
-pub(super) fn header<'a>(delivery: &'a Delivery, name: &str) -> Option<&'a AMQPValue> {
-    delivery.properties.headers().as_ref()?.inner().get(name)
-}
-
-pub(super) fn header_text(delivery: &Delivery, name: &str) -> Option<String> {
-    match header(delivery, name)? {
-        AMQPValue::LongString(text) => Some(String::from_utf8_lossy(text.as_bytes()).into_owned()),
-        AMQPValue::ShortString(text) => Some(text.to_string()),
-        _ => None,
-    }
-}
-
-pub(super) fn header_int(delivery: &Delivery, name: &str) -> Option<i64> {
-    match header(delivery, name)? {
-        AMQPValue::LongLongInt(n) => Some(*n),
-        AMQPValue::LongInt(n) => Some(i64::from(*n)),
-        AMQPValue::LongUInt(n) => Some(i64::from(*n)),
-        AMQPValue::ShortInt(n) => Some(i64::from(*n)),
-        AMQPValue::LongString(text) => String::from_utf8_lossy(text.as_bytes()).parse().ok(),
-        _ => None,
-    }
+/// Republishes one dead letter, confirmed, then deletes its row. A crash in between leaves
+/// the row, and a later requeue publishes the upload again: a no-op by acceptance order.
+async fn requeue_one(dead: &mut DeadLetters, config: &Config, id: i64) -> Result<(), ToolError> {
+    let (properties, body) = dead
+        .db
+        .message(id)
+        .await?
+        .ok_or_else(|| ToolError::Database(format!("dead letter {id} is gone")))?;
+    dead.republish(&config.broker.exchange, &properties, &body)
+        .await?;
+    dead.db.delete(vec![id]).await?;
+    Ok(())
 }

@@ -4,14 +4,13 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use lapin::message::Delivery;
-use lapin::types::AMQPValue;
+use lapin::BasicProperties;
 use serde::Serialize;
 
 use crate::ToolError;
-use crate::dlq::DlqEntry;
-use crate::dlq_browse::Browser;
-use intake::config::BrokerConfig;
+use crate::dlq::{DlqEntry, Filter};
+use crate::dlq_collect::{DeadLetters, value_text};
+use intake::config::Config;
 use intake::session::write::Write;
 use intake::session::{FileAttachment, Limits, PointName, PointValue};
 use intake::view::rfc3339;
@@ -165,36 +164,37 @@ impl fmt::Display for DlqMessage {
     }
 }
 
-/// Finds one dead letter by upload id, leaves it in the queue, and optionally writes its
-/// body to `save/<upload-id>.msgpack` for `intake replay broker`.
+/// Finds one dead letter by upload id (the oldest, should it have been dead-lettered twice)
+/// and optionally writes its body to `save/<upload-id>.msgpack` for `intake replay broker`.
 pub async fn show(
-    broker: &BrokerConfig,
-    limits: &Limits,
+    config: &Config,
     upload_id: &str,
     save: Option<&Path>,
 ) -> Result<Option<DlqMessage>, ToolError> {
-    let mut browser = Browser::open(broker, false).await?;
+    let mut dead = DeadLetters::open(config).await?;
+    let by_id = Filter {
+        upload_id: Some(upload_id.to_owned()),
+        ..Filter::default()
+    };
     let mut found = None;
-    while let Some(delivery) = browser.next().await? {
-        let entry = DlqEntry::from_delivery(&delivery);
-        if entry.upload_id.as_deref() == Some(upload_id) {
-            found = Some(describe(&delivery, entry, limits, save));
-            browser.leave(delivery);
-            break;
+    if let Some(entry) = dead.db.entries(&by_id, Some(1)).await?.pop() {
+        if let Some((properties, body)) = dead.db.message(entry.id).await? {
+            found = Some((entry, properties, body));
         }
-        browser.leave(delivery);
     }
-    browser.finish().await?;
-    found.transpose()
+    dead.close().await?;
+    found
+        .map(|(entry, properties, body)| describe(&properties, &body, entry, &config.limits, save))
+        .transpose()
 }
 
 fn describe(
-    delivery: &Delivery,
+    p: &BasicProperties,
+    body: &[u8],
     entry: DlqEntry,
     limits: &Limits,
     save: Option<&Path>,
 ) -> Result<DlqMessage, ToolError> {
-    let p = &delivery.properties;
     let mut properties = BTreeMap::new();
     let mut put = |name: &str, value: Option<String>| {
         if let Some(value) = value {
@@ -222,12 +222,12 @@ fn describe(
                 .collect()
         })
         .unwrap_or_default();
-    let upload: Option<Upload> = rmp_serde::from_slice(&delivery.data).ok();
-    let body_error = Upload::decode(&delivery.data, limits)
+    let upload: Option<Upload> = rmp_serde::from_slice(body).ok();
+    let body_error = Upload::decode(body, limits)
         .err()
         .map(|error| error.to_string());
     let saved_to = match save {
-        Some(dir) => Some(save_body(dir, entry.upload_id.as_deref(), &delivery.data)?),
+        Some(dir) => Some(save_body(dir, entry.upload_id.as_deref(), body)?),
         None => None,
     };
     Ok(DlqMessage {
@@ -248,18 +248,4 @@ fn save_body(dir: &Path, upload_id: Option<&str>, body: &[u8]) -> Result<PathBuf
     let path = dir.join(format!("{name}.msgpack"));
     std::fs::write(&path, body).map_err(|error| ToolError::io(&path, error))?;
     Ok(path)
-}
-
-/// A header value as an operator reads it.
-fn value_text(value: &AMQPValue) -> String {
-    match value {
-        AMQPValue::LongString(text) => String::from_utf8_lossy(text.as_bytes()).into_owned(),
-        AMQPValue::ShortString(text) => text.to_string(),
-        AMQPValue::LongLongInt(n) => n.to_string(),
-        AMQPValue::LongInt(n) => n.to_string(),
-        AMQPValue::LongUInt(n) => n.to_string(),
-        AMQPValue::Timestamp(t) => t.to_string(),
-        AMQPValue::Boolean(b) => b.to_string(),
-        other => format!("{other:?}"),
-    }
 }
