@@ -1,17 +1,20 @@
-//! One typed configuration, loaded once: `config/default.toml`, then the overlay named by
-//! `INTAKE_ENV` (e.g. `config/test.toml`), then the environment.
+//! One typed configuration, loaded once (see [`load`] for where from): a file or a directory
+//! of TOML files, then the environment.
 //!
 //! Environment: `INTAKE_LISTEN`, `DATABASE_URL` and `AMQP_URL` for the common three, and
 //! `INTAKE_<SECTION>__<KEY>` for anything else (e.g. `INTAKE_CONSUMER__PREFETCH=256`).
 
+mod load;
+mod redact;
+
+pub use load::{ConfigError, Source};
+
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use figment::Figment;
-use figment::providers::{Env, Format, Toml};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::session::Limits;
 
@@ -39,7 +42,7 @@ impl fmt::Debug for Secret {
 }
 
 /// The whole configuration.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The HTTP front.
@@ -59,7 +62,7 @@ pub struct Config {
 }
 
 /// HTTP front settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FrontConfig {
     /// Address to listen on (`INTAKE_LISTEN`).
@@ -110,7 +113,7 @@ pub struct FrontConfig {
 }
 
 /// Consumer settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsumerConfig {
     /// Address of the consumer's own HTTP listener: `/metrics`, `/healthz`, `/readyz`.
@@ -138,7 +141,7 @@ pub struct ConsumerConfig {
 }
 
 /// PostgreSQL settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// Connection URL (`DATABASE_URL`).
@@ -152,7 +155,7 @@ pub struct DatabaseConfig {
 }
 
 /// RabbitMQ settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BrokerConfig {
     /// Connection URL (`AMQP_URL`).
@@ -174,7 +177,7 @@ pub struct BrokerConfig {
 }
 
 /// Log settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
     /// `json` for structured logs, `text` for human-readable ones.
@@ -193,56 +196,13 @@ impl Default for LogConfig {
 }
 
 /// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Human-readable lines.
     Text,
     /// One JSON object a line.
     Json,
-}
-
-/// Why the configuration could not be loaded.
-#[derive(Debug, thiserror::Error)]
-#[error("configuration: {0}")]
-pub struct ConfigError(#[from] Box<figment::Error>);
-
-impl Config {
-    /// Loads from `INTAKE_CONFIG_DIR` (default `config`) and the environment.
-    pub fn load() -> Result<Self, ConfigError> {
-        let dir = std::env::var_os("INTAKE_CONFIG_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("config"));
-        let overlay = std::env::var("INTAKE_ENV").ok();
-        Self::load_from(&dir, overlay.as_deref())
-    }
-
-    /// Loads `dir/default.toml`, then `dir/<overlay>.toml`, then the environment.
-    pub fn load_from(dir: &Path, overlay: Option<&str>) -> Result<Self, ConfigError> {
-        let mut figment = Figment::new().merge(Toml::file_exact(dir.join("default.toml")));
-        if let Some(name) = overlay {
-            figment = figment.merge(Toml::file_exact(dir.join(format!("{name}.toml"))));
-        }
-        figment
-            .merge(
-                Env::raw()
-                    .only(&["INTAKE_LISTEN"])
-                    .map(|_| "front.listen".into()),
-            )
-            .merge(
-                Env::raw()
-                    .only(&["DATABASE_URL"])
-                    .map(|_| "database.url".into()),
-            )
-            .merge(Env::raw().only(&["AMQP_URL"]).map(|_| "broker.url".into()))
-            .merge(
-                Env::prefixed("INTAKE_")
-                    .ignore(&["LISTEN", "ENV", "CONFIG_DIR"])
-                    .split("__"),
-            )
-            .extract()
-            .map_err(|error| ConfigError(Box::new(error)))
-    }
 }
 
 impl FrontConfig {
@@ -254,41 +214,5 @@ impl FrontConfig {
     /// The longest `?wait=stored` wait.
     pub fn wait_stored(&self) -> Duration {
         Duration::from_millis(self.wait_stored_ms)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::panic)]
-    use super::*;
-
-    fn config_dir() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config")
-    }
-
-    #[test]
-    fn every_file_in_config_parses() {
-        let dir = config_dir();
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            let name = path.file_stem().unwrap().to_str().unwrap().to_owned();
-            let overlay = (name != "default").then_some(name.as_str());
-            if path.extension().is_some_and(|ext| ext == "toml") {
-                Config::load_from(&dir, overlay)
-                    .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
-            }
-        }
-    }
-
-    #[test]
-    fn unknown_keys_are_refused() {
-        let dir = std::env::temp_dir().join(format!("intake-config-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let default = std::fs::read_to_string(config_dir().join("default.toml")).unwrap();
-        std::fs::write(dir.join("default.toml"), default).unwrap();
-        std::fs::write(dir.join("typo.toml"), "[front]\nlisten_adress = \"x\"\n").unwrap();
-        let error = Config::load_from(&dir, Some("typo")).unwrap_err();
-        assert!(error.to_string().contains("listen_adress"), "{error}");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
