@@ -12,9 +12,9 @@ use crate::loadgen_payload::Mix;
 /// `intake loadgen`.
 #[derive(Debug, Args)]
 pub struct LoadgenArgs {
-    /// Base URL of the front.
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
-    pub url: String,
+    /// Base URL of the front [default: from the configuration's front.listen].
+    #[arg(long)]
+    pub url: Option<String>,
     /// Project id to post to.
     #[arg(long)]
     pub project: i64,
@@ -57,6 +57,9 @@ pub struct LoadgenArgs {
     /// Per-request timeout, seconds.
     #[arg(long, default_value_t = 30.0)]
     pub timeout: f64,
+    /// Exit non-zero when more than this share (0-1) of requests failed.
+    #[arg(long, default_value_t = 0.0)]
+    pub max_error_rate: f64,
     /// Afterwards, wait until PostgreSQL holds every last-accepted upload.
     #[arg(long)]
     pub verify: bool,
@@ -88,9 +91,9 @@ pub enum ReplayCommand {
 pub struct ReplayHttpArgs {
     /// NDJSON file: one `{"project_id": N, "session": {…}}` per line.
     pub file: PathBuf,
-    /// Base URL of the front.
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
-    pub url: String,
+    /// Base URL of the front [default: from the configuration's front.listen].
+    #[arg(long)]
+    pub url: Option<String>,
     /// API user name (granted every project in the file).
     #[arg(short, long)]
     pub username: String,

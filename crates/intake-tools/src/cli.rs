@@ -1,18 +1,26 @@
 //! The `intake` admin command: migrations, projects, users, grants, request signing, the
-//! demo set-up `make run` prints, and the operators' tools (`loadgen`, `replay`, `dlq`).
+//! demo set-up `make run` prints, the configuration, and the operators' tools (`loadgen`,
+//! `replay`, `dlq`).
+
+use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 
 use crate::args::{self as tool_args, DlqCommand, LoadgenArgs, ReplayCommand};
+use crate::config_cmd::{self, ConfigCommand};
+use crate::settings::Settings;
 use intake::auth;
-use intake::config::Config;
 use intake::store::{Store, admin};
 
 /// Administers an intake installation.
 #[derive(Debug, Parser)]
 #[command(name = "intake", version, about)]
 pub struct Cli {
+    /// Configuration file, laid over the built-in defaults [default: INTAKE_CONFIG_DIR
+    /// (else ./config)/default.toml and the INTAKE_ENV overlay]; the environment still wins.
+    #[arg(long, global = true, env = "INTAKE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -43,10 +51,14 @@ pub enum Command {
     },
     /// Create the demo project and user unless they exist, and show how to post a session.
     Demo {
-        /// Base URL of the front, for the printed command.
-        #[arg(long, default_value = "http://127.0.0.1:8080")]
-        url: String,
+        /// Base URL of the front, for the printed command [default: from the
+        /// configuration's front.listen].
+        #[arg(long)]
+        url: Option<String>,
     },
+    /// Show or check the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Simulate a fleet posting signed sessions to a front; report throughput and latency.
     Loadgen(Box<LoadgenArgs>),
     /// Republish archived uploads (NDJSON through a front, or raw messages to the broker).
@@ -91,14 +103,19 @@ pub const DEMO_USER: &str = "demo";
 
 /// Runs one parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::new(cli.config);
     // The tools need no database connection (or only their own), so they go first.
     let command = match cli.command {
-        Command::Loadgen(args) => return tool_args::run_loadgen(*args),
-        Command::Replay(command) => return tool_args::run_replay(command),
-        Command::Dlq(command) => return tool_args::run_dlq(command),
+        Command::Loadgen(args) => return tool_args::run_loadgen(*args, &settings),
+        Command::Replay(command) => return tool_args::run_replay(command, &settings),
+        Command::Dlq(command) => return tool_args::run_dlq(command, &settings),
+        Command::Config(command) => return config_cmd::run(command, &settings),
         command => command,
     };
-    let cli = Cli { command };
+    let cli = Cli {
+        config: None,
+        command,
+    };
     if let Command::Sign {
         username,
         secret,
@@ -111,7 +128,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let config = Config::load()?;
+    let config = settings.load()?;
     let store = Store::new(&config.database);
     let mut conn = store.conn().context("cannot connect to PostgreSQL")?;
     match cli.command {
@@ -148,9 +165,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo { url } => {
             store.ensure_migrated()?;
             let demo = admin::ensure_demo(&mut conn, DEMO_PROJECT, DEMO_USER)?;
+            let url = url.unwrap_or_else(|| crate::settings::front_url(&config));
             print_demo(&demo, &url);
         }
-        Command::Sign { .. } | Command::Loadgen(_) | Command::Replay(_) | Command::Dlq(_) => {}
+        Command::Sign { .. }
+        | Command::Loadgen(_)
+        | Command::Replay(_)
+        | Command::Dlq(_)
+        | Command::Config(_) => {}
     }
     Ok(())
 }

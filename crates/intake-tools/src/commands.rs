@@ -12,7 +12,7 @@ use crate::dlq;
 use crate::loadgen::{self, Limit, LoadgenOptions, Pace};
 use crate::loadgen_verify::VerifyOptions;
 use crate::replay::{self, BrokerReplayOptions, HttpReplayOptions};
-use intake::config::Config;
+use crate::settings::Settings;
 use intake::session::Limits;
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -27,8 +27,15 @@ fn seconds(value: f64, name: &str) -> anyhow::Result<Duration> {
 }
 
 impl LoadgenArgs {
-    /// The options these arguments describe (the database URL falls back to the config).
-    pub fn into_options(self) -> anyhow::Result<(LoadgenOptions, Option<PathBuf>)> {
+    /// The options these arguments describe (the front's and the database's URLs fall back
+    /// to the configuration).
+    pub fn into_options(
+        self,
+        settings: &Settings,
+    ) -> anyhow::Result<(LoadgenOptions, Option<PathBuf>)> {
+        if !(0.0..=1.0).contains(&self.max_error_rate) {
+            bail!("--max-error-rate must be between 0 and 1");
+        }
         let pace = match (self.rate, self.concurrency) {
             (Some(per_second), _) => Pace::Rate {
                 per_second,
@@ -43,7 +50,7 @@ impl LoadgenArgs {
         let verify = if self.verify {
             let database_url = match self.database_url {
                 Some(url) => url,
-                None => Config::load()?.database.url.expose().to_owned(),
+                None => settings.load()?.database.url.expose().to_owned(),
             };
             Some(VerifyOptions {
                 database_url,
@@ -54,7 +61,7 @@ impl LoadgenArgs {
             None
         };
         let options = LoadgenOptions {
-            url: self.url,
+            url: settings.front_url(self.url)?,
             project_id: self.project,
             username: self.username,
             secret: self.secret,
@@ -73,14 +80,29 @@ impl LoadgenArgs {
     }
 }
 
-/// Runs `intake loadgen`; fails (non-zero exit) when verification finds a mismatch.
-pub fn run_loadgen(args: LoadgenArgs) -> anyhow::Result<()> {
-    let (options, json) = args.into_options()?;
+/// Runs `intake loadgen`; fails (non-zero exit) when more requests failed than
+/// `--max-error-rate` allows or verification finds a mismatch.
+pub fn run_loadgen(args: LoadgenArgs, settings: &Settings) -> anyhow::Result<()> {
+    let max_error_rate = args.max_error_rate;
+    let (options, json) = args.into_options(settings)?;
     let report = runtime()?.block_on(loadgen::run(options))?;
     print!("{report}");
     if let Some(path) = json {
         let text = serde_json::to_string_pretty(&report)?;
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if report.sent == 0 {
+        bail!("no request was sent");
+    }
+    let error_rate = report.failed as f64 / report.sent as f64;
+    if error_rate > max_error_rate {
+        bail!(
+            "{} of {} requests failed ({:.2}%), more than --max-error-rate {} allows",
+            report.failed,
+            report.sent,
+            error_rate * 100.0,
+            max_error_rate
+        );
     }
     if report.verify.as_ref().is_some_and(|verify| !verify.ok()) {
         bail!("verification failed: the database does not hold every accepted upload");
@@ -88,32 +110,40 @@ pub fn run_loadgen(args: LoadgenArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn limits_or_default() -> Limits {
-    Config::load()
+/// The configured limits for a dry run's checks; the defaults when there is no configuration
+/// (a replay through a front needs none, the front applies its own).
+fn limits_or_default(settings: &Settings) -> Limits {
+    settings
+        .load()
         .map(|config| config.limits)
         .unwrap_or_default()
 }
 
 /// Runs `intake replay …`; fails when any record failed.
-pub fn run_replay(command: ReplayCommand) -> anyhow::Result<()> {
+pub fn run_replay(command: ReplayCommand, settings: &Settings) -> anyhow::Result<()> {
     let report = match command {
         ReplayCommand::Http(args) => {
+            let url = if args.dry_run {
+                args.url.unwrap_or_default()
+            } else {
+                settings.front_url(args.url)?
+            };
             let options = HttpReplayOptions {
                 file: args.file,
-                url: args.url,
+                url,
                 username: args.username,
                 secret: args.secret,
                 concurrency: args.concurrency,
                 rate: args.rate,
                 dry_run: args.dry_run,
-                limits: limits_or_default(),
+                limits: limits_or_default(settings),
                 request_timeout: Duration::from_secs(30),
                 progress: !args.quiet,
             };
             runtime()?.block_on(replay::replay_http(options))?
         }
         ReplayCommand::Broker(args) => {
-            let config = Config::load()?;
+            let config = settings.load()?;
             let options = BrokerReplayOptions {
                 path: args.path,
                 broker: config.broker,
@@ -134,8 +164,8 @@ pub fn run_replay(command: ReplayCommand) -> anyhow::Result<()> {
 }
 
 /// Runs `intake dlq …` against the configured broker and database.
-pub fn run_dlq(command: DlqCommand) -> anyhow::Result<()> {
-    let config = Config::load()?;
+pub fn run_dlq(command: DlqCommand, settings: &Settings) -> anyhow::Result<()> {
+    let config = settings.load()?;
     let runtime = runtime()?;
     match command {
         DlqCommand::List { limit, json } => {

@@ -14,6 +14,7 @@ pub mod args;
 pub mod bench;
 pub mod cli;
 mod commands;
+pub mod config_cmd;
 pub mod dlq;
 mod dlq_collect;
 mod dlq_show;
@@ -28,6 +29,7 @@ pub mod progress;
 pub mod replay;
 mod replay_broker;
 mod replay_http;
+pub mod settings;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

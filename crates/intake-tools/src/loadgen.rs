@@ -84,6 +84,7 @@ impl Fleet {
         let seconds = elapsed.as_secs_f64();
         let names = ["json", "form", "multipart"];
         LoadgenReport {
+            url: shared.options.url.clone(),
             mode: mode.to_owned(),
             elapsed_seconds: seconds,
             sent: shared.sent.load(Ordering::Relaxed),

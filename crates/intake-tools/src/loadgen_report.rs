@@ -58,6 +58,8 @@ impl Latency {
 /// The whole result of a run.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct LoadgenReport {
+    /// The front's base URL the requests went to.
+    pub url: String,
     /// How load was offered, e.g. `open loop, 500/s` or `closed loop, 64 in flight`.
     pub mode: String,
     /// From the first scheduled send to the last response, seconds.
@@ -94,6 +96,7 @@ impl LoadgenReport {
 
 impl fmt::Display for LoadgenReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "front:       {}", self.url)?;
         writeln!(f, "mode:        {}", self.mode)?;
         writeln!(f, "elapsed:     {:.2} s", self.elapsed_seconds)?;
         writeln!(f, "sent:        {}", self.sent)?;

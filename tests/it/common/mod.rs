@@ -3,6 +3,7 @@
 //! in-process, a signing HTTP client, and polling helpers.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod cli;
 pub mod ops;
 pub mod proxy;
 
