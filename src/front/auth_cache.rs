@@ -137,13 +137,19 @@ impl AuthCache {
         credentials
             .check_window(now, self.window_seconds)
             .map_err(forbidden)?;
-        let Some(secret) = data.secrets.get(&credentials.username) else {
+        let Some(secrets) = data.secrets.get(&credentials.username) else {
             self.reload_soon.notify_one();
             return Err(forbidden(AuthError::Invalid));
         };
-        credentials
-            .verify(secret, now, self.window_seconds)
-            .map_err(forbidden)?;
+        // During a rotation the previous secret works too, until its grace period ends.
+        let mut verdict = Err(AuthError::Invalid);
+        for secret in secrets.valid_at(now) {
+            verdict = credentials.verify(secret, now, self.window_seconds);
+            if verdict.is_ok() {
+                break;
+            }
+        }
+        verdict.map_err(forbidden)?;
         Ok((data, credentials.username))
     }
 }

@@ -19,11 +19,32 @@ pub struct ApiUser {
     pub secret: String,
 }
 
+/// The secrets a user may sign with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSecrets {
+    /// The current secret.
+    pub current: String,
+    /// During a rotation: the previous secret and until when (unix seconds) it still works.
+    pub previous: Option<(String, i64)>,
+}
+
+impl UserSecrets {
+    /// The secrets valid at `now` (unix seconds), current first.
+    pub fn valid_at(&self, now: i64) -> impl Iterator<Item = &str> {
+        let previous = self
+            .previous
+            .as_ref()
+            .filter(|(_, until)| now < *until)
+            .map(|(secret, _)| secret.as_str());
+        std::iter::once(self.current.as_str()).chain(previous)
+    }
+}
+
 /// Everything the front needs to authorise requests without asking PostgreSQL each time.
 #[derive(Debug, Clone, Default)]
 pub struct AuthData {
-    /// Secrets by username.
-    pub secrets: HashMap<String, String>,
+    /// Secrets of every user not revoked, by username.
+    pub secrets: HashMap<String, UserSecrets>,
     /// Projects each username may use.
     pub grants: HashMap<String, HashSet<i64>>,
     /// Every existing project id.
@@ -90,11 +111,42 @@ pub fn grant(conn: &mut PgConnection, user_id: i64, project_id: i64) -> Result<(
     Ok(())
 }
 
-/// Loads every user, grant and project (small tables, read whole).
+/// Whether an insert failed because the name is taken.
+pub fn is_duplicate(error: &StoreError) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    matches!(
+        error,
+        StoreError::Query(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _))
+    )
+}
+
+type UserRow = (
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<chrono::DateTime<chrono::Utc>>,
+);
+
+/// Loads every user not revoked, their grants and every project (small tables, read whole).
 pub fn load_auth_data(conn: &mut PgConnection) -> Result<AuthData, StoreError> {
-    let users: Vec<(i64, String, String)> = api_users::table
-        .select((api_users::id, api_users::username, api_users::api_secret))
+    let rows: Vec<UserRow> = api_users::table
+        .filter(api_users::revoked_at.is_null())
+        .select((
+            api_users::id,
+            api_users::username,
+            api_users::api_secret,
+            api_users::previous_secret,
+            api_users::previous_secret_until,
+        ))
         .load(conn)?;
+    let users: Vec<(i64, String, UserSecrets)> = rows
+        .into_iter()
+        .map(|(id, name, current, previous, until)| {
+            let previous = previous.zip(until.map(|until| until.timestamp()));
+            (id, name, UserSecrets { current, previous })
+        })
+        .collect();
     let grant_rows: Vec<(i64, i64)> = project_grants::table
         .select((project_grants::user_id, project_grants::project_id))
         .load(conn)?;

@@ -2,6 +2,7 @@
 //! routes' queries and the admin queries. Diesel is synchronous; async callers go through
 //! [`Store::run`], which runs the work on the blocking pool inside the caller's tracing span.
 
+pub mod accounts;
 pub mod admin;
 mod attachments;
 pub mod devices;

@@ -6,6 +6,9 @@ diesel::table! {
         username -> Text,
         api_secret -> Text,
         created_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+        previous_secret -> Nullable<Text>,
+        previous_secret_until -> Nullable<Timestamptz>,
     }
 }
 

@@ -17,6 +17,7 @@ mod ordering_ops;
 mod read_api;
 mod read_list;
 mod repeated_fields;
+mod tools_accounts;
 mod tools_cli;
 mod tools_dlq;
 mod tools_dlq_concurrent;

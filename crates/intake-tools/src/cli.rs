@@ -4,9 +4,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
+use crate::accounts::{self, GrantCommand, ProjectCommand, UserCommand};
 use crate::args::{self as tool_args, DlqCommand, LoadgenArgs, ReplayCommand};
 use crate::config_cmd::{self, ConfigCommand};
 use crate::settings::Settings;
@@ -37,6 +38,9 @@ pub enum Command {
     /// Manage API users.
     #[command(subcommand)]
     User(UserCommand),
+    /// List or revoke grants (`intake user grant` gives one).
+    #[command(subcommand)]
+    Grant(GrantCommand),
     /// Print the two auth headers for a request (`curl -H @<(intake sign …)` reads them).
     Sign {
         /// The API user name.
@@ -67,33 +71,6 @@ pub enum Command {
     /// Inspect, requeue or purge the dead-letter queue.
     #[command(subcommand)]
     Dlq(DlqCommand),
-}
-
-/// Project subcommands.
-#[derive(Debug, Subcommand)]
-pub enum ProjectCommand {
-    /// Create a project and print its id.
-    Create {
-        /// A unique name.
-        name: String,
-    },
-}
-
-/// User subcommands.
-#[derive(Debug, Subcommand)]
-pub enum UserCommand {
-    /// Create an API user and print its secret (shown once here; keep it safe).
-    Create {
-        /// A unique user name.
-        username: String,
-    },
-    /// Let a user write to a project.
-    Grant {
-        /// The user name.
-        username: String,
-        /// The project id.
-        project_id: i64,
-    },
 }
 
 /// Name of the project `intake demo` creates.
@@ -141,27 +118,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("applied migration {version}");
             }
         }
-        Command::Project(ProjectCommand::Create { name }) => {
-            let id = admin::create_project(&mut conn, &name)
-                .with_context(|| format!("cannot create project {name:?}"))?;
-            println!("{id}");
-        }
-        Command::User(UserCommand::Create { username }) => {
-            let user = admin::create_user(&mut conn, &username)
-                .with_context(|| format!("cannot create user {username:?}"))?;
-            println!("username: {}\nsecret: {}", user.username, user.secret);
-        }
-        Command::User(UserCommand::Grant {
-            username,
-            project_id,
-        }) => {
-            let Some(user) = admin::find_user(&mut conn, &username)? else {
-                bail!("no user called {username:?}");
-            };
-            admin::grant(&mut conn, user.id, project_id)
-                .with_context(|| format!("cannot grant project {project_id} (does it exist?)"))?;
-            println!("{username} may now use project {project_id}");
-        }
+        Command::Project(command) => accounts::project(command, &mut conn)?,
+        Command::User(command) => accounts::user(command, &mut conn, &config)?,
+        Command::Grant(command) => accounts::grant(command, &mut conn, &config)?,
         Command::Demo { url } => {
             store.ensure_migrated()?;
             let demo = admin::ensure_demo(&mut conn, DEMO_PROJECT, DEMO_USER)?;

@@ -10,6 +10,7 @@
 //! arguments into those structs. Progress goes to stderr ([`progress`]); reports implement
 //! `Display` for people and `Serialize` for machines.
 
+pub mod accounts;
 pub mod args;
 pub mod bench;
 pub mod cli;
