@@ -13,7 +13,13 @@ pub fn init(config: &LogConfig) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&config.filter))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Logs go to stdout: colour only when it is a terminal (never into a file or a pipe,
+    // where escape codes are noise) and NO_COLOR is unset.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stdout())
+        && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(colour);
     // A second init (tests) is harmless: the first subscriber stays.
     let _already = match config.format {
         LogFormat::Json => builder.json().try_init(),

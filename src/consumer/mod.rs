@@ -45,6 +45,7 @@ pub async fn run(config: Config, cancel: CancellationToken) {
     let stats = Arc::new(Stats::default());
     tokio::spawn(Arc::clone(&stats).report_every(Duration::from_secs(10), cancel.clone()));
     crate::telemetry::metrics_handle();
+    describe_metrics();
     let ready = Arc::new(http::Readiness::default());
     let listener = {
         let (config, ready, cancel) = (Arc::clone(&config), Arc::clone(&ready), cancel.clone());
@@ -143,10 +144,21 @@ impl Worker {
         let mut prefetch = sizer.initial();
         loop {
             let mut deliveries = self.subscribe(prefetch).await?;
-            let mut resizing = false;
+            let (mut resizing, mut stopping) = (false, false);
             loop {
                 let first = tokio::select! {
-                    () = cancel.cancelled() => return Ok(()),
+                    () = cancel.cancelled(), if !stopping => {
+                        // Store and ack what the broker already sent before the channel
+                        // closes: a clean stop then hands nothing back, so a restart sees no
+                        // redeliveries (they mean a crash or a failed write).
+                        if !resizing {
+                            self.consume
+                                .basic_cancel(self.tag.as_str().into(), BasicCancelOptions::default())
+                                .await?;
+                        }
+                        stopping = true;
+                        continue;
+                    }
                     next = deliveries.next() => next,
                 };
                 let ended = match first {
@@ -161,13 +173,14 @@ impl Worker {
                     }
                 };
                 match (ended, resizing) {
+                    (true, _) if stopping => return Ok(()),
                     (true, true) => break,
                     (true, false) => {
                         return Err(BrokerLost::Other(
                             "the broker cancelled the consumer".into(),
                         ));
                     }
-                    (false, false) if sizer.should_resize(prefetch) => {
+                    (false, false) if !stopping && sizer.should_resize(prefetch) => {
                         // What the broker already sent still arrives, then the stream ends.
                         self.consume
                             .basic_cancel(self.tag.as_str().into(), BasicCancelOptions::default())
@@ -302,6 +315,20 @@ impl Worker {
             other => BrokerLost::Other(format!("dead-letter publish failed: {other}")),
         })
     }
+}
+
+/// `# HELP` lines for the metrics whose names alone mislead.
+fn describe_metrics() {
+    metrics::describe_gauge!(
+        "intake_consumer_prefetch",
+        "Prefetch count in effect per worker: consumer.prefetch / 8 (at least 8) until message \
+         sizes are known, then sized to consumer.prefetch_bytes, between 8 and consumer.prefetch"
+    );
+    metrics::describe_counter!(
+        "intake_redeliveries_total",
+        "Deliveries RabbitMQ flagged as redelivered: handed back unacked by a consumer that \
+         crashed, lost its connection or was stopped mid-write (a clean stop hands none back)"
+    );
 }
 
 fn record_deliveries(batch: &[Delivery], redelivered: usize) {

@@ -73,6 +73,11 @@ impl AuthCache {
         }
     }
 
+    /// Whether users and grants are loaded: until then every signed request gets `503`.
+    pub fn is_loaded(&self) -> bool {
+        self.data.load().is_some()
+    }
+
     /// Authenticates the request and checks the principal may use `project_id`. Returns
     /// the username. Unknown project: `404`; every auth failure: `403`.
     pub fn authorize(

@@ -108,11 +108,17 @@ async fn healthz() -> Response {
     success(StatusCode::OK, "alive", None)
 }
 
+/// Ready means an upload would be accepted now: users and grants are loaded (uploads are
+/// authorised from memory) and RabbitMQ is connected.
 async fn readyz(State(state): State<AppState>) -> Result<Response, ApiError> {
-    if state.publisher.is_ready() {
-        Ok(success(StatusCode::OK, "ready", None))
-    } else {
+    if !state.auth.is_loaded() {
+        Err(ApiError::Unavailable(
+            "users and grants are not loaded yet (PostgreSQL unreachable since start)".into(),
+        ))
+    } else if !state.publisher.is_ready() {
         Err(ApiError::Unavailable("not connected to RabbitMQ".into()))
+    } else {
+        Ok(success(StatusCode::OK, "ready", None))
     }
 }
 

@@ -47,7 +47,7 @@ fn session(uuid: &str) -> serde_json::Value {
     json!({"session": {"uuid": uuid, "unit_id": "field-unit", "data": {"n": uuid}}})
 }
 
-fn set_connections(db: &common::TestDb, allowed: bool) {
+pub(crate) fn set_connections(db: &common::TestDb, allowed: bool) {
     let admin_url = db
         .url
         .rsplit_once('/')
@@ -265,7 +265,7 @@ impl TestApp {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -273,7 +273,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn binary(name: &str, app: &TestApp) -> tokio::process::Command {
+pub(crate) fn binary(name: &str, app: &TestApp) -> tokio::process::Command {
     let path = match name {
         "intake-front" => env!("CARGO_BIN_EXE_intake-front"),
         _ => env!("CARGO_BIN_EXE_intake-consumer"),
@@ -301,7 +301,7 @@ fn binary(name: &str, app: &TestApp) -> tokio::process::Command {
     command
 }
 
-fn terminate(child: &tokio::process::Child) {
+pub(crate) fn terminate(child: &tokio::process::Child) {
     let pid = child.id().unwrap().to_string();
     std::process::Command::new("kill")
         .args(["-TERM", &pid])
@@ -359,8 +359,11 @@ async fn the_consumer_binary_serves_metrics_and_stops_cleanly_on_sigterm() {
     let app = TestApp::front_only().await;
     assert_eq!(app.post_json(&session("queued")).await.0, 202);
     let port = free_port();
-    let mut consumer = binary("intake-consumer", &app)
+    // Logs into a pipe, as into a file: plain text, no colour codes.
+    let consumer = binary("intake-consumer", &app)
         .env("INTAKE_CONSUMER__LISTEN", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     app.stored("queued").await;
@@ -393,11 +396,21 @@ async fn the_consumer_binary_serves_metrics_and_stops_cleanly_on_sigterm() {
     assert!(metrics.contains("intake_queue_lag_seconds"), "{metrics}");
 
     terminate(&consumer);
-    let exit = tokio::time::timeout(Duration::from_secs(15), consumer.wait())
+    let output = tokio::time::timeout(Duration::from_secs(15), consumer.wait_with_output())
         .await
         .unwrap()
         .unwrap();
-    assert!(exit.success(), "consumer exited with {exit}");
+    assert!(
+        output.status.success(),
+        "consumer exited with {}",
+        output.status
+    );
+    let logs = String::from_utf8_lossy(&output.stdout);
+    assert!(logs.contains("INFO"), "{logs}");
+    assert!(
+        !logs.contains('\u{1b}'),
+        "colour codes in a log that is not a terminal: {logs}"
+    );
 }
 
 #[tokio::test]

@@ -16,6 +16,7 @@ mod ordering_histories;
 mod ordering_ops;
 mod read_api;
 mod read_list;
+mod readiness;
 mod repeated_fields;
 mod tools_accounts;
 mod tools_cli;
