@@ -11,10 +11,12 @@ export DATABASE_URL ?= postgres://intake:intake@127.0.0.1:5432/intake
 export AMQP_URL ?= amqp://intake:intake@127.0.0.1:5672/intake
 
 BIN := ./target/release
+# Where `make install` puts the binaries (run as root for /usr/local, or PREFIX=~/.local).
+PREFIX ?= /usr/local
 # nextest where installed (dev machines and CI have it), plain cargo test otherwise.
 TEST_RUNNER = $(if $(shell cargo nextest --version 2>/dev/null),cargo nextest run,cargo test)
 
-.PHONY: help services contract-tools build migrate demo run run-front run-consumer fmt lint test bench fuzz chaos hostile clean
+.PHONY: help services contract-tools build install migrate demo run run-front run-consumer fmt lint test bench fuzz chaos hostile clean
 
 help: ## Show this list
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-13s %s\n", $$1, $$2}'
@@ -27,6 +29,12 @@ contract-tools: ## Install schemathesis and the OpenAPI validator into target/co
 
 build: ## Build the release binaries
 	cargo build --release --bins
+
+install: build ## Copy intake, intake-front and intake-consumer to $(PREFIX)/bin (/usr/local)
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BIN)/intake $(BIN)/intake-front $(BIN)/intake-consumer $(DESTDIR)$(PREFIX)/bin/
+	@echo "installed into $(DESTDIR)$(PREFIX)/bin; outside this directory name the configuration" \
+		"with INTAKE_CONFIG=FILE or intake --config FILE (see config/example.toml)"
 
 migrate: services build ## Apply the database migrations
 	$(BIN)/intake migrate

@@ -145,9 +145,20 @@ fn print_demo(demo: &admin::Demo, url: &str) {
     println!("Post a signed session (bash):");
     println!(
         "curl -sS -X POST {url}/api/v1/projects/{project_id}/sessions \\\n  \
-         -H @<(./target/release/intake sign -u {} --secret='{}') \\\n  \
+         -H @<({} sign -u {} --secret='{}') \\\n  \
          -H 'Content-Type: application/json' \\\n  \
          -d '{{\"session\": {{\"unit_id\": \"demo-device\", \"data\": {{\"point1\": \"hello\"}}}}}}'",
-        user.username, user.secret
+        this_binary(),
+        user.username,
+        user.secret
     );
+}
+
+/// How to call this binary again: its path as run (`./target/release/intake`, or `intake`
+/// when installed on PATH), so the printed command works where it is pasted.
+fn this_binary() -> String {
+    match std::env::args().next() {
+        Some(arg0) if arg0.contains('/') => arg0,
+        _ => "intake".into(),
+    }
 }
