@@ -27,6 +27,10 @@ async fn loadgen_finds_the_configured_front_and_verifies_with_the_configured_dat
             "30",
             "--verify",
             "--quiet",
+            "--timeseries",
+            "seconds.csv",
+            "--plot",
+            "latency.svg",
         ])
         .await;
     let (stdout, stderr) = text(&output);
@@ -37,6 +41,25 @@ async fn loadgen_finds_the_configured_front_and_verifies_with_the_configured_dat
     );
     assert!(stdout.contains("accepted:    30"), "{stdout}");
     assert_eq!(common::count(&app.db.url, "sessions"), 30);
+    // Files named relative to the working directory, as a shell user expects.
+    let csv = std::fs::read_to_string(cli.dir.join("seconds.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("second,sent,accepted,failed_4xx"),
+        "{csv}"
+    );
+    let sent: u64 = lines
+        .map(|line| line.split(',').nth(1).unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(sent, 30, "{csv}");
+    let svg = std::fs::read_to_string(cli.dir.join("latency.svg")).unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.contains("<polyline"),
+        "{svg}"
+    );
 }
 
 #[tokio::test]

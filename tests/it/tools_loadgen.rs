@@ -37,6 +37,7 @@ fn options(app: &TestApp, pace: Pace, limit: Limit) -> LoadgenOptions {
             timeout: Duration::from_secs(60),
             progress: false,
         }),
+        timeseries: true,
         progress: false,
     }
 }
@@ -57,6 +58,17 @@ async fn closed_loop_mixed_bodies_with_replacements_all_verify() {
     assert!(report.throughput_per_second > 0.0);
     let by_encoding: u64 = report.sent_by_encoding.values().sum();
     assert_eq!(by_encoding, 200);
+    // Second by second, the counts add up to the run's.
+    let seconds = &report.timeseries;
+    assert!(!seconds.is_empty());
+    assert_eq!(seconds.iter().map(|s| s.sent).sum::<u64>(), 200);
+    assert_eq!(seconds.iter().map(|s| s.accepted).sum::<u64>(), 200);
+    assert!(
+        seconds
+            .iter()
+            .filter(|s| s.accepted > 0)
+            .all(|s| s.p99_ms >= s.p50_ms && s.p50_ms > 0.0)
+    );
     assert!(
         report.sent_by_encoding.values().all(|&n| n > 20),
         "{:?}",

@@ -72,6 +72,12 @@ pub struct LoadgenArgs {
     /// Write the whole report as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Write the run second by second as CSV: sent, accepted, failed by kind, p50/p99.
+    #[arg(long, value_name = "FILE.csv")]
+    pub timeseries: Option<PathBuf>,
+    /// Draw latency (p50, p99) and accepted/s over time as an SVG chart.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
     /// No progress lines on stderr.
     #[arg(short, long)]
     pub quiet: bool,

@@ -13,6 +13,7 @@ use crate::loadgen::{self, Limit, LoadgenOptions, Pace};
 use crate::loadgen_verify::VerifyOptions;
 use crate::replay::{self, BrokerReplayOptions, HttpReplayOptions};
 use crate::settings::Settings;
+use crate::{loadgen_plot, loadgen_timeseries};
 use intake::session::Limits;
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -26,13 +27,20 @@ fn seconds(value: f64, name: &str) -> anyhow::Result<Duration> {
     Duration::try_from_secs_f64(value).with_context(|| format!("{name} must be a positive number"))
 }
 
+/// Files a loadgen run writes besides the report on stdout.
+pub struct Outputs {
+    /// `--json`.
+    pub json: Option<PathBuf>,
+    /// `--timeseries`.
+    pub timeseries: Option<PathBuf>,
+    /// `--plot`.
+    pub plot: Option<PathBuf>,
+}
+
 impl LoadgenArgs {
     /// The options these arguments describe (the front's and the database's URLs fall back
     /// to the configuration).
-    pub fn into_options(
-        self,
-        settings: &Settings,
-    ) -> anyhow::Result<(LoadgenOptions, Option<PathBuf>)> {
+    pub fn into_options(self, settings: &Settings) -> anyhow::Result<(LoadgenOptions, Outputs)> {
         if !(0.0..=1.0).contains(&self.max_error_rate) {
             bail!("--max-error-rate must be between 0 and 1");
         }
@@ -74,9 +82,15 @@ impl LoadgenArgs {
             replace_ratio: self.replace_ratio,
             request_timeout: seconds(self.timeout, "--timeout")?,
             verify,
+            timeseries: self.timeseries.is_some() || self.plot.is_some(),
             progress: !self.quiet,
         };
-        Ok((options, self.json))
+        let outputs = Outputs {
+            json: self.json,
+            timeseries: self.timeseries,
+            plot: self.plot,
+        };
+        Ok((options, outputs))
     }
 }
 
@@ -84,12 +98,21 @@ impl LoadgenArgs {
 /// `--max-error-rate` allows or verification finds a mismatch.
 pub fn run_loadgen(args: LoadgenArgs, settings: &Settings) -> anyhow::Result<()> {
     let max_error_rate = args.max_error_rate;
-    let (options, json) = args.into_options(settings)?;
+    let (options, outputs) = args.into_options(settings)?;
     let report = runtime()?.block_on(loadgen::run(options))?;
     print!("{report}");
-    if let Some(path) = json {
-        let text = serde_json::to_string_pretty(&report)?;
-        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    let write = |path: &PathBuf, text: String| {
+        std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+    };
+    if let Some(path) = &outputs.json {
+        write(path, serde_json::to_string_pretty(&report)?)?;
+    }
+    if let Some(path) = &outputs.timeseries {
+        write(path, loadgen_timeseries::csv(&report.timeseries))?;
+    }
+    if let Some(path) = &outputs.plot {
+        let title = format!("intake loadgen: {}, {}", report.mode, report.url);
+        write(path, loadgen_plot::svg(&report.timeseries, &title))?;
     }
     if report.sent == 0 {
         bail!("no request was sent");

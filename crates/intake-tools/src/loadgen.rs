@@ -105,6 +105,11 @@ impl Fleet {
                 .collect(),
             latency_ms: Latency::from_histogram(&histogram),
             verify: None,
+            timeseries: shared
+                .timeseries
+                .as_ref()
+                .map(|recorder| recorder.seconds())
+                .unwrap_or_default(),
         }
     }
 

@@ -58,6 +58,8 @@ pub struct LoadgenOptions {
     pub request_timeout: Duration,
     /// Check the database afterwards.
     pub verify: Option<VerifyOptions>,
+    /// Keep per-second counts and percentiles (`--timeseries`, `--plot`).
+    pub timeseries: bool,
     /// Print a progress line to stderr every second.
     pub progress: bool,
 }

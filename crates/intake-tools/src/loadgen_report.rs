@@ -9,6 +9,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::ToolError;
+use crate::loadgen_timeseries::Second;
 use crate::loadgen_verify::VerifyReport;
 
 /// A latency histogram in microseconds, from 1 µs to one hour, three significant digits.
@@ -85,6 +86,9 @@ pub struct LoadgenReport {
     pub latency_ms: Latency,
     /// The database check, with `--verify`.
     pub verify: Option<VerifyReport>,
+    /// The run second by second, with `--timeseries` or `--plot`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub timeseries: Vec<Second>,
 }
 
 impl LoadgenReport {

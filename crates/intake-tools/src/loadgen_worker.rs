@@ -16,6 +16,7 @@ use uuid::Uuid;
 use crate::loadgen_options::{Limit, LoadgenOptions, Pace};
 use crate::loadgen_payload::{Encoding, Fill, Templates};
 use crate::loadgen_report::new_histogram;
+use crate::loadgen_timeseries::{Ended, Recorder};
 use crate::progress::Ticker;
 use crate::{Schedule, ToolError, sign, transport_reason};
 use intake::view::UPLOAD_ID_HEADER;
@@ -45,6 +46,8 @@ pub(super) struct Fleet {
     pub(super) histogram: Mutex<Histogram<u64>>,
     pub(super) failures: Mutex<(BTreeMap<u16, u64>, BTreeMap<String, u64>)>,
     pub(super) encodings: [AtomicU64; 3],
+    /// Per-second counts, with `--timeseries` or `--plot`.
+    pub(super) timeseries: Option<Recorder>,
 }
 
 /// A send whose answer never came (transport error, 5xx): it may still have landed.
@@ -108,6 +111,7 @@ impl Fleet {
             histogram: Mutex::new(new_histogram()?),
             failures: Mutex::default(),
             encodings: Default::default(),
+            timeseries: options.timeseries.then(Recorder::default),
             options,
         }))
     }
@@ -231,6 +235,7 @@ async fn send(
     let request = sign(request, &shared.options.username, &shared.options.secret);
     shared.sent.fetch_add(1, Ordering::Relaxed);
     shared.encodings[encoding as usize].fetch_add(1, Ordering::Relaxed);
+    let mut latency = None;
     let outcome = match request.send().await {
         Ok(response) => {
             let status = response.status();
@@ -241,6 +246,7 @@ async fn send(
                 .and_then(|text| Uuid::parse_str(text).ok());
             // Read the body so the connection goes back to the pool.
             let body = response.bytes().await;
+            latency = Some(due.elapsed());
             record_latency(shared, due.elapsed());
             match (body, status.is_success(), upload_id) {
                 (Err(error), _, _) => Err(transport_reason(&error)),
@@ -248,6 +254,7 @@ async fn send(
                 (Ok(_), true, None) => Err(format!("HTTP {status} without X-Upload-Id")),
                 (Ok(_), false, _) => {
                     record_failure(shared, Some(status.as_u16()), None);
+                    record_second(shared, due, Ended::Status(status.as_u16()), latency);
                     return if status.is_server_error() {
                         Sent::Unanswered
                     } else {
@@ -261,12 +268,25 @@ async fn send(
     match outcome {
         Ok(upload_id) => {
             shared.accepted.fetch_add(1, Ordering::Relaxed);
+            record_second(shared, due, Ended::Accepted, latency);
             Sent::Accepted(upload_id)
         }
         Err(kind) => {
+            let ended = match kind.as_str() {
+                "timeout" => Ended::Timeout,
+                "connect" => Ended::Connect,
+                _ => Ended::Other,
+            };
             record_failure(shared, None, Some(kind));
+            record_second(shared, due, ended, latency);
             Sent::Unanswered
         }
+    }
+}
+
+fn record_second(shared: &Fleet, due: Instant, ended: Ended, latency: Option<Duration>) {
+    if let Some(recorder) = &shared.timeseries {
+        recorder.record(due.saturating_duration_since(shared.start), ended, latency);
     }
 }
 
