@@ -37,6 +37,8 @@ fn options(app: &TestApp, pace: Pace, limit: Limit) -> LoadgenOptions {
             timeout: Duration::from_secs(60),
             progress: false,
         }),
+        warmup: Duration::ZERO,
+        ramp: None,
         timeseries: true,
         progress: false,
     }
@@ -128,6 +130,39 @@ async fn open_loop_keeps_its_schedule_and_verifies() {
     assert!(report.elapsed_seconds >= 0.59, "{report}");
     assert!(report.verify.as_ref().unwrap().ok(), "{report}");
     assert_eq!(common::count(&app.db.url, "attachments"), 0);
+}
+
+#[tokio::test]
+async fn a_warm_up_is_sent_but_not_counted_and_a_ramp_grows_the_rate() {
+    let app = TestApp::spawn().await;
+    let rate = Pace::Rate {
+        per_second: 50.0,
+        max_in_flight: 64,
+    };
+    let mut options = options(&app, rate, Limit::Duration(Duration::from_secs(2)));
+    options.replace_ratio = 0.0;
+    options.mix = "json=1".parse().unwrap();
+    options.attachment_bytes = 0;
+    options.warmup = Duration::from_secs(1);
+    options.ramp = Some(Duration::from_secs(2));
+    let report = loadgen::run(options).await.unwrap();
+    // The ramp reaches 50/s at 2 s: 50 sends by then (13 in the first second, the warm-up),
+    // then 50 more in the third second. Counted: the 87 due after the warm-up.
+    assert!((86..=88).contains(&report.sent), "{report}");
+    assert_eq!(report.accepted + report.failed, report.sent, "{report}");
+    let seconds: Vec<u64> = report.timeseries.iter().map(|s| s.sent).collect();
+    assert_eq!(seconds.len(), 2, "{seconds:?}");
+    assert!(
+        (36..=38).contains(&seconds[0]) && (49..=51).contains(&seconds[1]),
+        "{seconds:?}"
+    );
+    // Every accepted upload is verified, the warm-up's too.
+    let verify = report.verify.as_ref().unwrap();
+    assert!(verify.ok() && verify.verified > report.accepted, "{report}");
+    assert_eq!(
+        common::count(&app.db.url, "sessions") as u64,
+        verify.verified
+    );
 }
 
 #[tokio::test]

@@ -39,6 +39,13 @@ pub struct LoadgenArgs {
     /// Send for this many seconds [default: 10 unless --count].
     #[arg(long, conflicts_with = "count")]
     pub duration: Option<f64>,
+    /// Send for this many seconds first without counting them; --duration follows.
+    #[arg(long, default_value_t = 0.0, conflicts_with = "count")]
+    pub warmup: f64,
+    /// Open loop: grow the rate linearly from 0 to --rate over this many seconds from the
+    /// start (warm-up included).
+    #[arg(long, requires = "rate")]
+    pub ramp: Option<f64>,
     /// Send this many requests.
     #[arg(long)]
     pub count: Option<u64>,

@@ -82,6 +82,8 @@ impl LoadgenArgs {
             replace_ratio: self.replace_ratio,
             request_timeout: seconds(self.timeout, "--timeout")?,
             verify,
+            warmup: seconds(self.warmup, "--warmup")?,
+            ramp: self.ramp.map(|ramp| seconds(ramp, "--ramp")).transpose()?,
             timeseries: self.timeseries.is_some() || self.plot.is_some(),
             progress: !self.quiet,
         };

@@ -58,6 +58,11 @@ pub struct LoadgenOptions {
     pub request_timeout: Duration,
     /// Check the database afterwards.
     pub verify: Option<VerifyOptions>,
+    /// Sent first and not counted: connection set-up and cold caches stay out of the
+    /// figures (the uploads are still verified); the duration starts after it.
+    pub warmup: Duration,
+    /// Open loop: the rate grows linearly from 0 over this long (part of the duration).
+    pub ramp: Option<Duration>,
     /// Keep per-second counts and percentiles (`--timeseries`, `--plot`).
     pub timeseries: bool,
     /// Print a progress line to stderr every second.

@@ -134,7 +134,7 @@ impl Fleet {
                 unanswered.entry(key).or_default().push(send);
             }
         }
-        let elapsed = self.start.elapsed();
+        let elapsed = self.start.elapsed().saturating_sub(self.warmup());
         ticker.stop().await;
         Ok(Outcome {
             newest,
@@ -165,12 +165,15 @@ async fn worker(shared: Arc<Fleet>) -> WorkerResult {
     let options = &shared.options;
     loop {
         let seq = shared.next_seq.fetch_add(1, Ordering::Relaxed);
-        let due = match shared.schedule {
-            Some(schedule) => schedule.due(seq),
-            None => Instant::now(),
-        };
+        let due = shared.due(seq);
         let over = match (options.limit, options.pace) {
             (Limit::Count(count), _) => seq >= count,
+            // Warm-up and ramp shift the sends: the run ends when the next one is due late.
+            (Limit::Duration(length), _)
+                if shared.options.ramp.is_some() || shared.warmup() > Duration::ZERO =>
+            {
+                due.saturating_duration_since(shared.start) >= shared.warmup() + length
+            }
             // Exactly the sends due before the end: n / rate < length.
             (Limit::Duration(length), Pace::Rate { per_second, .. }) => {
                 seq as f64 >= (length.as_secs_f64() * per_second - 1e-9).ceil()
@@ -233,8 +236,11 @@ async fn send(
         .header(reqwest::header::CONTENT_TYPE, content_type)
         .body(body);
     let request = sign(request, &shared.options.username, &shared.options.secret);
-    shared.sent.fetch_add(1, Ordering::Relaxed);
-    shared.encodings[encoding as usize].fetch_add(1, Ordering::Relaxed);
+    let measured = shared.measured(due);
+    if measured {
+        shared.sent.fetch_add(1, Ordering::Relaxed);
+        shared.encodings[encoding as usize].fetch_add(1, Ordering::Relaxed);
+    }
     let mut latency = None;
     let outcome = match request.send().await {
         Ok(response) => {
@@ -247,13 +253,17 @@ async fn send(
             // Read the body so the connection goes back to the pool.
             let body = response.bytes().await;
             latency = Some(due.elapsed());
-            record_latency(shared, due.elapsed());
+            if measured {
+                record_latency(shared, due.elapsed());
+            }
             match (body, status.is_success(), upload_id) {
                 (Err(error), _, _) => Err(transport_reason(&error)),
                 (Ok(_), true, Some(upload_id)) => Ok(upload_id),
                 (Ok(_), true, None) => Err(format!("HTTP {status} without X-Upload-Id")),
                 (Ok(_), false, _) => {
-                    record_failure(shared, Some(status.as_u16()), None);
+                    if measured {
+                        record_failure(shared, Some(status.as_u16()), None);
+                    }
                     record_second(shared, due, Ended::Status(status.as_u16()), latency);
                     return if status.is_server_error() {
                         Sent::Unanswered
@@ -267,7 +277,9 @@ async fn send(
     };
     match outcome {
         Ok(upload_id) => {
-            shared.accepted.fetch_add(1, Ordering::Relaxed);
+            if measured {
+                shared.accepted.fetch_add(1, Ordering::Relaxed);
+            }
             record_second(shared, due, Ended::Accepted, latency);
             Sent::Accepted(upload_id)
         }
@@ -277,7 +289,9 @@ async fn send(
                 "connect" => Ended::Connect,
                 _ => Ended::Other,
             };
-            record_failure(shared, None, Some(kind));
+            if measured {
+                record_failure(shared, None, Some(kind));
+            }
             record_second(shared, due, ended, latency);
             Sent::Unanswered
         }
@@ -285,9 +299,50 @@ async fn send(
 }
 
 fn record_second(shared: &Fleet, due: Instant, ended: Ended, latency: Option<Duration>) {
-    if let Some(recorder) = &shared.timeseries {
-        recorder.record(due.saturating_duration_since(shared.start), ended, latency);
+    if let Some(recorder) = shared.timeseries.as_ref().filter(|_| shared.measured(due)) {
+        let since = due.saturating_duration_since(shared.start + shared.warmup());
+        recorder.record(since, ended, latency);
     }
+}
+
+impl Fleet {
+    /// The warm-up: sent, not counted.
+    pub(super) fn warmup(&self) -> Duration {
+        self.options.warmup
+    }
+
+    /// Whether a request due then counts (it is past the warm-up).
+    fn measured(&self, due: Instant) -> bool {
+        // Without a warm-up everything counts (the schedule's start is a hair before ours).
+        self.warmup().is_zero() || due >= self.start + self.warmup()
+    }
+
+    /// When send `seq` is due: now (closed loop), on the schedule, or on the ramp.
+    fn due(&self, seq: u64) -> Instant {
+        match (self.schedule, self.options.pace, self.options.ramp) {
+            (None, ..) => Instant::now(),
+            (Some(_), Pace::Rate { per_second, .. }, Some(ramp)) => {
+                self.start + ramp_offset(seq, per_second, ramp)
+            }
+            (Some(schedule), ..) => schedule.due(seq),
+        }
+    }
+}
+
+/// When send `n` is due on a linear ramp from 0 to `rate` over `ramp`, then at `rate`:
+/// N(t) = rate·t²/(2·ramp) during the ramp, so t = √(2·ramp·n/rate).
+pub(super) fn ramp_offset(n: u64, rate: f64, ramp: Duration) -> Duration {
+    let (n, length) = (n as f64, ramp.as_secs_f64());
+    let in_ramp = rate * length / 2.0;
+    let seconds = if n <= in_ramp {
+        (2.0 * length * n / rate).sqrt()
+    } else {
+        length + (n - in_ramp) / rate
+    };
+    // About a year: far enough to mean never, near enough not to overflow an Instant.
+    Duration::try_from_secs_f64(seconds)
+        .unwrap_or(Duration::MAX)
+        .min(Duration::from_secs(31_536_000))
 }
 
 fn record_latency(shared: &Fleet, latency: Duration) {
