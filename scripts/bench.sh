@@ -531,14 +531,7 @@ stop_pid "$discard_pid"
 # --- Q: broker ---------------------------------------------------------------------------------
 # Short and noisy (±15% run to run here): STAGE_RUNS runs, each figure the median.
 median_runs() { # OUT-FILE IN-FILES...: per-figure median of the runs' per_second, runs kept
-    local out=$1
-    shift
-    jq -s 'def median: sort | if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end;
-        . as $runs | $runs[0] | with_entries(
-            if (.value | type) == "object" and (.value | has("per_second"))
-            then .key as $k | .value = {per_second: ($runs | map(.[$k].per_second) | median),
-                                        runs: ($runs | map(.[$k].per_second))}
-            else . end)' "$@" >"$out"
+    "$BIN/intake-bench" median --out "$@" || die "cannot fold the runs into $1"
 }
 # urlencoded sessions become the same queue messages and rows as JSON ones, so two shapes cover
 # the three: 10 text points, and 2 points plus a 100 KB file (fewer of them: ~100x the bytes).

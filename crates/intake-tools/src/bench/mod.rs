@@ -6,6 +6,7 @@ pub mod broker;
 pub mod database;
 pub mod http;
 pub mod list;
+pub mod median;
 
 use serde::Serialize;
 

@@ -2,6 +2,7 @@
 //! beside the project's figures for the same work. Prints JSON on stdout.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -47,6 +48,14 @@ enum Stage {
         #[arg(long, default_value_t = 20)]
         repeat: u32,
     },
+    /// Fold several runs of the broker or database stage into one: each rate's median, with
+    /// its runs. Reads the runs' JSON files, writes the folded JSON to `--out`.
+    Median {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(required = true)]
+        runs: Vec<PathBuf>,
+    },
     /// Raw set-based upsert beside the consumer's batch write, same rows.
     Database {
         #[arg(long, default_value_t = 100_000)]
@@ -70,10 +79,12 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let mut config = Config::load()?;
+    // Only the stages that reach the services load the configuration.
     match cli.stage {
         Stage::BareHttp { listen } => bench::http::serve_bare(listen).await?,
+        Stage::Median { out, runs } => fold_runs(&out, &runs)?,
         Stage::FrontDiscard { listen } => {
+            let mut config = Config::load()?;
             config.front.listen = listen;
             let front = Front::build_discarding(config).await?;
             front.run(intake::shutdown::signal()).await?;
@@ -83,6 +94,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             window,
             shape,
         } => {
+            let config = Config::load()?;
             let figures = bench::broker::measure(&config, messages, window, shape)
                 .await
                 .map_err(|error| anyhow::anyhow!(error))
@@ -94,7 +106,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             limit,
             repeat,
         } => {
-            let store = intake::store::Store::new(&config.database);
+            let store = intake::store::Store::new(&Config::load()?.database);
             let figures = tokio::task::spawn_blocking(move || {
                 bench::list::measure(&store, rows, limit, repeat)
             })
@@ -109,7 +121,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             workers,
             shape,
         } => {
-            let store = intake::store::Store::new(&config.database);
+            let store = intake::store::Store::new(&Config::load()?.database);
             let figures = tokio::task::spawn_blocking(move || {
                 bench::database::measure(&store, rows, batch, workers, shape)
             })
@@ -120,4 +132,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn fold_runs(out: &Path, runs: &[PathBuf]) -> anyhow::Result<()> {
+    let runs = runs
+        .iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
+        })
+        .collect::<anyhow::Result<Vec<serde_json::Value>>>()?;
+    let folded =
+        bench::median::fold_runs(&runs).context("the first run is not a JSON object of figures")?;
+    std::fs::write(out, serde_json::to_string(&folded)? + "\n")
+        .with_context(|| format!("cannot write {}", out.display()))
 }
