@@ -27,8 +27,18 @@
 #   BENCH_BUILD=1             0 skips `cargo build --release --bins`
 #   BENCH_STAGE_RUNS=3        runs of the (short, noisy) broker and database stages; medians kept
 #   BENCH_E_RUNS=3            closed-loop end-to-end runs per shape, in rotating order; medians kept
+#   BENCH_QUICK=0             1: every step, briefly (3 s runs, small stages, one end-to-end round,
+#                             no micro-benchmarks), into target/bench-quick; a check that the
+#                             benchmark works, not figures to compare
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# Quick mode only changes defaults: any knob set in the environment still wins.
+if [[ ${BENCH_QUICK:-0} == 1 ]]; then
+    : "${BENCH_SECONDS:=3}" "${BENCH_BROKER_MESSAGES:=5000}" "${BENCH_DB_ROWS:=10000}"
+    : "${BENCH_CONNECTIONS:=200}" "${BENCH_E_RUNS:=1}" "${BENCH_MICRO:=0}" "${BENCH_PERF:=0}"
+    : "${BENCH_VERIFY_TIMEOUT:=60}" "${BENCH_DRAIN_TIMEOUT:=60}" "${BENCH_OUT:=target/bench-quick}"
+fi
 
 SECS=${BENCH_SECONDS:-15}
 CONC=${BENCH_CONCURRENCY:-64}
@@ -48,7 +58,7 @@ BUILD=${BENCH_BUILD:-1}
 STAGE_RUNS=${BENCH_STAGE_RUNS:-3}
 E_RUNS=${BENCH_E_RUNS:-3}
 
-OUT=target/bench
+OUT=${BENCH_OUT:-target/bench}
 BIN=target/release
 BARE_PORT=18080
 DISCARD_PORT=18081
