@@ -18,6 +18,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::session::Limits;
 
+mod urls;
+pub use urls::{BrokerUrls, UrlsError};
+
 /// A value kept out of logs and `Debug` output (URLs with passwords).
 #[derive(Clone, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
@@ -158,8 +161,9 @@ pub struct DatabaseConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BrokerConfig {
-    /// Connection URL (`AMQP_URL`).
-    pub url: Secret,
+    /// The nodes' URLs (`AMQP_URL`, comma-separated): one, or a list tried in order — the
+    /// first that answers is used, and a lost connection moves on to the next at once.
+    pub url: BrokerUrls,
     /// Durable direct exchange uploads are published to.
     pub exchange: String,
     /// Durable quorum queue the consumers read.

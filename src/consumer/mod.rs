@@ -51,21 +51,25 @@ pub async fn run(config: Config, cancel: CancellationToken) {
         let (config, ready, cancel) = (Arc::clone(&config), Arc::clone(&ready), cancel.clone());
         tokio::spawn(async move { http::serve(&config, ready, cancel).await })
     };
-    while let Some(conn) =
-        broker::connect_with_retry(&config.broker, "intake-consumer", &cancel).await
-    {
+    let mut connector = broker::Connector::new(&config.broker, "intake-consumer");
+    while let Some(conn) = connector.connect(&cancel).await {
         ready.set(true);
         let served = serve(&conn, &config, &store, &stats, &cancel).await;
         ready.set(false);
-        match served {
+        match &served {
             Ok(()) => tracing::info!("consumer stopped"),
             Err(error) => tracing::warn!(%error, "lost RabbitMQ; reconnecting"),
         }
+        let node_lost = !conn.status().connected();
         let _closed = conn.close(200, "consumer stopping".into()).await;
         if cancel.is_cancelled() {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(config.broker.reconnect_initial_ms)).await;
+        // A lost node: the next one is tried at once. Anything else (a refused declare, a
+        // channel error) must not spin.
+        if !node_lost {
+            tokio::time::sleep(Duration::from_millis(config.broker.reconnect_initial_ms)).await;
+        }
     }
     let _ = listener.await;
 }

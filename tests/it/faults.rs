@@ -6,42 +6,12 @@
 
 use crate::common;
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::proxy::Proxy;
+use common::proxy::{Proxy, broker_address, through};
 use common::{TestApp, eventually, read};
 use diesel::prelude::*;
 use serde_json::json;
-
-fn broker_address() -> SocketAddr {
-    let url = common::amqp_url();
-    let host_port = url
-        .split('@')
-        .next_back()
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or("127.0.0.1:5672");
-    let host_port = host_port.replace("localhost", "127.0.0.1");
-    host_port
-        .parse()
-        .unwrap_or_else(|_| "127.0.0.1:5672".parse().unwrap())
-}
-
-/// The test broker URL, its host and port replaced by the proxy's.
-fn through(proxy: &Proxy) -> String {
-    let url = common::amqp_url();
-    let (scheme, rest) = url.split_once("://").unwrap_or(("amqp", &url));
-    let (credentials, host_and_path) = rest.rsplit_once('@').unwrap_or(("", rest));
-    let path = host_and_path
-        .find('/')
-        .map_or("", |at| &host_and_path[at..]);
-    let credentials = if credentials.is_empty() {
-        String::new()
-    } else {
-        format!("{credentials}@")
-    };
-    format!("{scheme}://{credentials}{}{path}", proxy.address)
-}
 
 fn session(uuid: &str) -> serde_json::Value {
     json!({"session": {"uuid": uuid, "unit_id": "field-unit", "data": {"n": uuid}}})
@@ -97,8 +67,10 @@ async fn uploads_accepted_while_postgres_is_down_are_stored_when_it_returns() {
 async fn the_front_answers_503_fast_without_the_broker_and_recovers() {
     let proxy = Proxy::start(broker_address()).await;
     let url = through(&proxy);
-    let app =
-        TestApp::front_with(|config| config.broker.url = intake::config::Secret::new(url)).await;
+    let app = TestApp::front_with(|config| {
+        config.broker.url = intake::config::BrokerUrls::parse(&url).unwrap()
+    })
+    .await;
     assert_eq!(app.post_json(&session("ok-1")).await.0, 202);
 
     proxy.cut();
@@ -161,7 +133,7 @@ async fn a_hung_broker_sheds_load_fast_instead_of_queueing() {
     let proxy = Proxy::start(broker_address()).await;
     let url = through(&proxy);
     let app = TestApp::front_with(|config| {
-        config.broker.url = intake::config::Secret::new(url);
+        config.broker.url = intake::config::BrokerUrls::parse(&url).unwrap();
         config.front.max_in_flight_publishes = 2;
     })
     .await;
@@ -221,7 +193,7 @@ async fn large_uploads_waiting_for_a_hung_broker_are_bounded_in_bytes() {
     let proxy = Proxy::start(broker_address()).await;
     let url = through(&proxy);
     let app = TestApp::front_with(|config| {
-        config.broker.url = intake::config::Secret::new(url);
+        config.broker.url = intake::config::BrokerUrls::parse(&url).unwrap();
         config.front.max_in_flight_bytes = 8 * 1024;
     })
     .await;
@@ -260,7 +232,9 @@ impl TestApp {
     async fn spawn_front_direct_consumer_via(amqp_url: &str) -> Self {
         let mut app = TestApp::front_only().await;
         let url = amqp_url.to_owned();
-        app.start_consumer_with(|config| config.broker.url = intake::config::Secret::new(url));
+        app.start_consumer_with(|config| {
+            config.broker.url = intake::config::BrokerUrls::parse(&url).unwrap()
+        });
         app
     }
 }

@@ -162,7 +162,7 @@ pub fn test_config_for(database_url: &str, topology: &Topology) -> Config {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config");
     let mut config = Config::load_from(&dir, Some("test")).expect("load config/test.toml");
     config.database.url = Secret::new(database_url);
-    config.broker.url = Secret::new(amqp_url());
+    config.broker.url = intake::config::BrokerUrls::parse(&amqp_url()).unwrap();
     config.broker.exchange = topology.exchange.clone();
     config.broker.queue = topology.queue.clone();
     config.broker.dead_letter_exchange = topology.dead_letter_exchange.clone();

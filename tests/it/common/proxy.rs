@@ -8,6 +8,36 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+/// The test broker's address (from `AMQP_URL`).
+pub fn broker_address() -> SocketAddr {
+    let url = super::amqp_url();
+    let host_port = url
+        .split('@')
+        .next_back()
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or("127.0.0.1:5672");
+    let host_port = host_port.replace("localhost", "127.0.0.1");
+    host_port
+        .parse()
+        .unwrap_or_else(|_| "127.0.0.1:5672".parse().unwrap())
+}
+
+/// The test broker URL, its host and port replaced by the proxy's.
+pub fn through(proxy: &Proxy) -> String {
+    let url = super::amqp_url();
+    let (scheme, rest) = url.split_once("://").unwrap_or(("amqp", &url));
+    let (credentials, host_and_path) = rest.rsplit_once('@').unwrap_or(("", rest));
+    let path = host_and_path
+        .find('/')
+        .map_or("", |at| &host_and_path[at..]);
+    let credentials = if credentials.is_empty() {
+        String::new()
+    } else {
+        format!("{credentials}@")
+    };
+    format!("{scheme}://{credentials}{}{path}", proxy.address)
+}
+
 pub struct Proxy {
     pub address: SocketAddr,
     up: Arc<AtomicBool>,

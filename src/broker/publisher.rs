@@ -1,0 +1,228 @@
+//! The front's publisher: a few confirm channels on one connection to one of the broker's
+//! nodes, shared by every request and kept connected by a background task.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
+use futures_util::StreamExt as _;
+use lapin::options::ConfirmSelectOptions;
+use lapin::{Channel, Connection};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    Connector, PublishError, ROUTING_KEY, declare_topology, publish_confirmed, upload_properties,
+};
+use crate::config::BrokerConfig;
+use crate::wire::Upload;
+
+struct Live {
+    conn: Connection,
+    channels: Vec<Channel>,
+}
+
+impl Live {
+    /// Channels first, then the connection, so a clean stop logs no channel errors.
+    async fn close(&self) {
+        for channel in self.channels.iter().filter(|c| c.status().connected()) {
+            let _closed = channel.close(200, "shutting down".into()).await;
+        }
+        if self.conn.status().connected() {
+            let _closed = self.conn.close(200, "shutting down".into()).await;
+        }
+    }
+
+    fn healthy(&self) -> bool {
+        self.conn.status().connected() && self.channels.iter().all(|c| c.status().connected())
+    }
+}
+
+/// The front's publisher. A publish without a live connection waits for the next one (the
+/// switch to another node) within its timeout, then fails and the client gets `503`.
+pub struct Publisher {
+    live: ArcSwapOption<Live>,
+    /// Encode and drop instead of publishing: only for measuring the front without a broker.
+    discard: bool,
+    config: BrokerConfig,
+    channel_count: usize,
+    next_channel: AtomicUsize,
+    trouble: Notify,
+    /// Wakes publishes waiting for a connection.
+    connected: Notify,
+}
+
+impl Publisher {
+    /// Starts the publisher and its reconnect task, which stops when `cancel` fires.
+    pub fn start(
+        config: BrokerConfig,
+        channel_count: usize,
+        cancel: CancellationToken,
+    ) -> Arc<Self> {
+        let publisher = Arc::new(Self {
+            live: ArcSwapOption::empty(),
+            discard: false,
+            config,
+            channel_count: channel_count.max(1),
+            next_channel: AtomicUsize::new(0),
+            trouble: Notify::new(),
+            connected: Notify::new(),
+        });
+        tokio::spawn(Arc::clone(&publisher).supervise(cancel));
+        publisher
+    }
+
+    /// A publisher that encodes every message and drops it, answering at once: the
+    /// benchmark uses it to measure the front's own request handling, without the broker.
+    pub fn discarding(config: BrokerConfig) -> Arc<Self> {
+        Arc::new(Self {
+            live: ArcSwapOption::empty(),
+            discard: true,
+            config,
+            channel_count: 1,
+            next_channel: AtomicUsize::new(0),
+            trouble: Notify::new(),
+            connected: Notify::new(),
+        })
+    }
+
+    /// Whether a publish could succeed now.
+    pub fn is_ready(&self) -> bool {
+        self.discard || self.live.load().as_ref().is_some_and(|live| live.healthy())
+    }
+
+    /// Closes the channels and the connection now (on shutdown, after the last publish), so
+    /// the broker sees a clean close rather than a dropped socket.
+    pub async fn close(&self) {
+        if let Some(live) = self.live.swap(None) {
+            live.close().await;
+        }
+    }
+
+    /// Whether the broker has blocked the connection (flow control: memory or disk alarm).
+    pub fn is_blocked(&self) -> bool {
+        self.live
+            .load()
+            .as_ref()
+            .is_some_and(|live| live.conn.status().blocked())
+    }
+
+    /// Publishes one upload (any write) and waits for its confirm, at most `timeout`.
+    pub async fn publish(&self, upload: &Upload, timeout: Duration) -> Result<(), PublishError> {
+        self.publish_encoded(upload, upload.encode(), timeout).await
+    }
+
+    /// Like [`Self::publish`], with the upload already encoded as `body`.
+    pub async fn publish_encoded(
+        &self,
+        upload: &Upload,
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<(), PublishError> {
+        if self.discard {
+            std::hint::black_box(body);
+            return Ok(());
+        }
+        let deadline = Instant::now() + timeout;
+        let live = self.live_until(deadline).await?;
+        let index = self.next_channel.fetch_add(1, Ordering::Relaxed) % live.channels.len();
+        let channel = live.channels.get(index).ok_or(PublishError::Unavailable)?;
+        let publish = publish_confirmed(
+            channel,
+            &self.config.exchange,
+            ROUTING_KEY,
+            &body,
+            upload_properties(upload),
+        );
+        let result = match tokio::time::timeout_at(deadline, publish).await {
+            Ok(result) => result,
+            Err(_) => Err(PublishError::Timeout),
+        };
+        if result.is_err() && !live.healthy() {
+            self.trouble.notify_one();
+        }
+        result
+    }
+
+    /// The live connection, waiting for one (a reconnect in progress) until `deadline`.
+    async fn live_until(&self, deadline: Instant) -> Result<Arc<Live>, PublishError> {
+        loop {
+            // Registered before the check, so a connection made in between still wakes us.
+            let connected = self.connected.notified();
+            tokio::pin!(connected);
+            connected.as_mut().enable();
+            match self.live.load_full() {
+                Some(live) if live.healthy() => return Ok(live),
+                Some(_) => self.trouble.notify_one(),
+                None => {}
+            }
+            tokio::time::timeout_at(deadline, connected)
+                .await
+                .map_err(|_| PublishError::Unavailable)?;
+        }
+    }
+
+    async fn supervise(self: Arc<Self>, cancel: CancellationToken) {
+        let mut connector = Connector::new(&self.config, "intake-front");
+        while let Some(conn) = connector.connect(&cancel).await {
+            let events = conn.events_listener();
+            match self.open(conn).await {
+                Ok(live) => {
+                    self.live.store(Some(Arc::new(live)));
+                    self.connected.notify_waiters();
+                    self.watch(events, &cancel).await;
+                    if let Some(live) = self.live.swap(None) {
+                        live.close().await;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot set up RabbitMQ channels");
+                    tokio::time::sleep(Duration::from_millis(self.config.reconnect_initial_ms))
+                        .await;
+                }
+            }
+            if cancel.is_cancelled() {
+                return;
+            }
+        }
+    }
+
+    async fn open(&self, conn: Connection) -> Result<Live, lapin::Error> {
+        let mut channels = Vec::with_capacity(self.channel_count);
+        for _ in 0..self.channel_count {
+            let channel = conn.create_channel().await?;
+            channel
+                .confirm_select(ConfirmSelectOptions::default())
+                .await?;
+            channels.push(channel);
+        }
+        if let Some(first) = channels.first() {
+            declare_topology(first, &self.config).await?;
+        }
+        Ok(Live { conn, channels })
+    }
+
+    /// Returns when the connection or a channel is lost, or on shutdown.
+    async fn watch(
+        &self,
+        events: impl futures_util::Stream<Item = lapin::Event> + Send,
+        cancel: &CancellationToken,
+    ) {
+        tokio::pin!(events);
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = self.trouble.notified() => {}
+                // A connection error is noticed at once, not at the next poll.
+                Some(_) = events.next() => {}
+                () = tokio::time::sleep(Duration::from_millis(250)) => {}
+            }
+            if !self.is_ready() {
+                tracing::warn!("lost the RabbitMQ connection; reconnecting");
+                return;
+            }
+        }
+    }
+}
