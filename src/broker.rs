@@ -2,18 +2,21 @@
 //! connecting to a list of nodes ([`connector`]) and the front's publisher ([`publisher`]).
 
 mod connector;
+pub mod partition;
 mod publisher;
+mod topology;
 
-use lapin::options::{
-    BasicPublishOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
-};
-use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
-use lapin::{BasicProperties, Channel, ExchangeKind};
+use lapin::options::BasicPublishOptions;
+use lapin::types::{AMQPValue, FieldTable, ShortString};
+use lapin::{BasicProperties, Channel};
 
 pub use connector::{Connector, connect};
 pub use publisher::Publisher;
+pub use topology::{
+    TopologyError, declare_topology, declare_unpartitioned, refuse_extra_partitions,
+    require_partitions,
+};
 
-use crate::config::BrokerConfig;
 use crate::wire::{self, Upload};
 
 /// Routing key of upload messages on the uploads exchange.
@@ -43,78 +46,10 @@ pub enum PublishError {
     Amqp(#[from] lapin::Error),
 }
 
-fn text(value: &str) -> AMQPValue {
-    AMQPValue::LongString(LongString::from(value.as_bytes().to_vec()))
-}
-
-/// Declares the durable exchanges and quorum queues (idempotent; fronts and consumers both
-/// call it, so either may start first).
-pub async fn declare_topology(
-    channel: &Channel,
-    config: &BrokerConfig,
-) -> Result<(), lapin::Error> {
-    let durable_exchange = ExchangeDeclareOptions {
-        durable: true,
-        ..ExchangeDeclareOptions::default()
-    };
-    let durable_queue = QueueDeclareOptions {
-        durable: true,
-        ..QueueDeclareOptions::default()
-    };
-    for (exchange, kind) in [
-        (&config.exchange, ExchangeKind::Direct),
-        (&config.dead_letter_exchange, ExchangeKind::Fanout),
-    ] {
-        channel
-            .exchange_declare(
-                exchange.as_str().into(),
-                kind,
-                durable_exchange,
-                FieldTable::default(),
-            )
-            .await?;
-    }
-    let mut dead_args = FieldTable::default();
-    dead_args.insert("x-queue-type".into(), text("quorum"));
-    channel
-        .queue_declare(
-            config.dead_letter_queue.as_str().into(),
-            durable_queue,
-            dead_args,
-        )
-        .await?;
-    channel
-        .queue_bind(
-            config.dead_letter_queue.as_str().into(),
-            config.dead_letter_exchange.as_str().into(),
-            "".into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
-    let mut args = FieldTable::default();
-    args.insert("x-queue-type".into(), text("quorum"));
-    args.insert(
-        "x-dead-letter-exchange".into(),
-        text(&config.dead_letter_exchange),
-    );
-    args.insert(
-        "x-delivery-limit".into(),
-        AMQPValue::LongInt(i32::try_from(config.delivery_limit).unwrap_or(i32::MAX)),
-    );
-    channel
-        .queue_declare(config.queue.as_str().into(), durable_queue, args)
-        .await?;
-    channel
-        .queue_bind(
-            config.queue.as_str().into(),
-            config.exchange.as_str().into(),
-            ROUTING_KEY.into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
-    Ok(())
+/// Awaits a channel's or connection's close, at most a second: on a connection that just
+/// died the broker's answer never comes, and a reconnect must not wait for it.
+pub async fn close_quietly(close: impl Future<Output = Result<(), lapin::Error>>) {
+    let _closed = tokio::time::timeout(std::time::Duration::from_secs(1), close).await;
 }
 
 /// The AMQP properties of an upload message (any write): persistent, with the upload id,

@@ -141,6 +141,9 @@ pub struct ConsumerConfig {
     /// Uploads stamped further ahead of this consumer's clock are dead-lettered: fronts stamp
     /// with their own clock, so only clock differences between hosts are forgiven.
     pub max_clock_skew_seconds: u64,
+    /// The partitions this consumer reads, e.g. `"0,2"`; empty (the default) for all of them.
+    #[serde(default)]
+    pub partitions: String,
 }
 
 /// PostgreSQL settings.
@@ -166,8 +169,14 @@ pub struct BrokerConfig {
     pub url: BrokerUrls,
     /// Durable direct exchange uploads are published to.
     pub exchange: String,
-    /// Durable quorum queue the consumers read.
+    /// Durable quorum queue the consumers read: partition 0's, and the stem of the others'
+    /// (`<queue>.p1`, …).
     pub queue: String,
+    /// Quorum queues uploads are spread over by a hash of (project, uuid); 1 is the
+    /// unpartitioned topology. Consumers declare the queues, fronts only use them
+    /// (docs/SCALING.md has the procedure to change it live).
+    #[serde(default = "one")]
+    pub partitions: u16,
     /// Exchange for messages that can never be stored.
     pub dead_letter_exchange: String,
     /// Queue holding them until an operator requeues or purges them.
@@ -207,6 +216,54 @@ pub enum LogFormat {
     Text,
     /// One JSON object a line.
     Json,
+}
+
+fn one() -> u16 {
+    1
+}
+
+impl Config {
+    /// The rules that span keys: at least one partition, and a consumer's partitions among
+    /// them.
+    fn check(self) -> Result<Self, ConfigError> {
+        if self.broker.partitions == 0 {
+            return Err(invalid("broker.partitions must be at least 1"));
+        }
+        self.consumer_partitions()
+            .map_err(|error| invalid(&error))?;
+        Ok(self)
+    }
+
+    /// The partitions this consumer reads: `consumer.partitions`, or all of them.
+    pub fn consumer_partitions(&self) -> Result<Vec<u16>, String> {
+        let count = self.broker.partitions.max(1);
+        let text = self.consumer.partitions.trim();
+        if text.is_empty() {
+            return Ok((0..count).collect());
+        }
+        let mut chosen = Vec::new();
+        for entry in text.split(',').map(str::trim) {
+            let partition = entry
+                .parse::<u16>()
+                .ok()
+                .filter(|&p| p < count)
+                .ok_or_else(|| {
+                    format!(
+                        "consumer.partitions: {entry:?} is not a partition of 0..{} \
+                         (broker.partitions = {count})",
+                        count - 1
+                    )
+                })?;
+            if !chosen.contains(&partition) {
+                chosen.push(partition);
+            }
+        }
+        Ok(chosen)
+    }
+}
+
+fn invalid(message: &str) -> ConfigError {
+    ConfigError::Rule(message.to_owned())
 }
 
 impl FrontConfig {

@@ -19,7 +19,7 @@ async fn consume(config: Config) -> anyhow::Result<()> {
         stop.cancel();
     });
     tracing::info!(queue = %config.broker.queue, "intake-consumer starting");
-    intake::consumer::run(config, cancel).await;
+    intake::consumer::run(config, cancel).await?;
     tracing::info!("intake-consumer stopped");
     Ok(())
 }

@@ -13,8 +13,10 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::partition::routing_key_of;
 use super::{
-    Connector, PublishError, ROUTING_KEY, declare_topology, publish_confirmed, upload_properties,
+    Connector, PublishError, TopologyError, declare_unpartitioned, publish_confirmed,
+    require_partitions, upload_properties,
 };
 use crate::config::BrokerConfig;
 use crate::wire::Upload;
@@ -28,10 +30,10 @@ impl Live {
     /// Channels first, then the connection, so a clean stop logs no channel errors.
     async fn close(&self) {
         for channel in self.channels.iter().filter(|c| c.status().connected()) {
-            let _closed = channel.close(200, "shutting down".into()).await;
+            super::close_quietly(channel.close(200, "shutting down".into())).await;
         }
         if self.conn.status().connected() {
-            let _closed = self.conn.close(200, "shutting down".into()).await;
+            super::close_quietly(self.conn.close(200, "shutting down".into())).await;
         }
     }
 
@@ -129,10 +131,11 @@ impl Publisher {
         let live = self.live_until(deadline).await?;
         let index = self.next_channel.fetch_add(1, Ordering::Relaxed) % live.channels.len();
         let channel = live.channels.get(index).ok_or(PublishError::Unavailable)?;
+        let key = routing_key_of(&self.config, upload);
         let publish = publish_confirmed(
             channel,
             &self.config.exchange,
-            ROUTING_KEY,
+            &key,
             &body,
             upload_properties(upload),
         );
@@ -177,10 +180,16 @@ impl Publisher {
                         live.close().await;
                     }
                 }
-                Err(error) => {
+                Err(TopologyError::Amqp(error)) => {
                     tracing::warn!(%error, "cannot set up RabbitMQ channels");
                     tokio::time::sleep(Duration::from_millis(self.config.reconnect_initial_ms))
                         .await;
+                }
+                // Not ready until the consumers have declared the partitions; it may take
+                // a while (a rollout), so checked at the slowest reconnect pace.
+                Err(TopologyError::Mismatch(error)) => {
+                    tracing::error!(%error, "not publishing");
+                    tokio::time::sleep(Duration::from_millis(self.config.reconnect_max_ms)).await;
                 }
             }
             if cancel.is_cancelled() {
@@ -189,7 +198,7 @@ impl Publisher {
         }
     }
 
-    async fn open(&self, conn: Connection) -> Result<Live, lapin::Error> {
+    async fn open(&self, conn: Connection) -> Result<Live, TopologyError> {
         let mut channels = Vec::with_capacity(self.channel_count);
         for _ in 0..self.channel_count {
             let channel = conn.create_channel().await?;
@@ -199,9 +208,14 @@ impl Publisher {
             channels.push(channel);
         }
         if let Some(first) = channels.first() {
-            declare_topology(first, &self.config).await?;
+            declare_unpartitioned(first, &self.config).await?;
         }
-        Ok(Live { conn, channels })
+        let live = Live { conn, channels };
+        if let Err(error) = require_partitions(&live.conn, &self.config).await {
+            live.close().await;
+            return Err(error);
+        }
+        Ok(live)
     }
 
     /// Returns when the connection or a channel is lost, or on shutdown.

@@ -83,6 +83,9 @@ pub enum ConfigError {
         /// What is wrong, with the key.
         error: Box<figment::Error>,
     },
+    /// A rule that spans keys is broken.
+    #[error("configuration: {0}")]
+    Rule(String),
 }
 
 fn require(path: &Path, why: &str) -> Result<(), ConfigError> {
@@ -139,11 +142,12 @@ impl Config {
             }
         };
         with_environment(figment)
-            .extract()
+            .extract::<Self>()
             .map_err(|error| ConfigError::Invalid {
                 files: source.files().join(", "),
                 error: Box::new(error),
-            })
+            })?
+            .check()
     }
 }
 

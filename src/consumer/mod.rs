@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use self::handle::{Outcome, Retry, Stopped, process};
 use self::prefetch::PrefetchSizer;
 use self::stats::Stats;
+use crate::broker::partition::queue_name;
 use crate::broker::{
     self, DEAD_LETTER_ID_HEADER, DEAD_LETTERED_AT_HEADER, REASON_HEADER, publish_confirmed,
 };
@@ -35,11 +36,20 @@ enum BrokerLost {
     Amqp(#[from] lapin::Error),
     #[error("broker: {0}")]
     Other(String),
+    /// Not a lost connection: the configuration disagrees with the broker's topology.
+    #[error("{0}")]
+    Topology(String),
 }
 
+/// Why the consumer stopped without being asked to.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(String);
+
 /// Runs the consumer until `cancel` fires: finishes the batch in hand, leaves the rest to the
-/// broker, and returns.
-pub async fn run(config: Config, cancel: CancellationToken) {
+/// broker, and returns. Returns early with an error when `broker.partitions` disagrees with
+/// the queues on the broker.
+pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), Refused> {
     let config = Arc::new(config);
     let store = Store::new(&config.database);
     let stats = Arc::new(Stats::default());
@@ -58,10 +68,16 @@ pub async fn run(config: Config, cancel: CancellationToken) {
         ready.set(false);
         match &served {
             Ok(()) => tracing::info!("consumer stopped"),
+            Err(BrokerLost::Topology(error)) => {
+                broker::close_quietly(conn.close(200, "consumer refused".into())).await;
+                cancel.cancel();
+                let _ = listener.await;
+                return Err(Refused(error.clone()));
+            }
             Err(error) => tracing::warn!(%error, "lost RabbitMQ; reconnecting"),
         }
         let node_lost = !conn.status().connected();
-        let _closed = conn.close(200, "consumer stopping".into()).await;
+        broker::close_quietly(conn.close(200, "consumer stopping".into())).await;
         if cancel.is_cancelled() {
             break;
         }
@@ -72,6 +88,7 @@ pub async fn run(config: Config, cancel: CancellationToken) {
         }
     }
     let _ = listener.await;
+    Ok(())
 }
 
 async fn serve(
@@ -81,14 +98,26 @@ async fn serve(
     stats: &Arc<Stats>,
     cancel: &CancellationToken,
 ) -> Result<(), BrokerLost> {
+    let partitions = config.consumer_partitions().map_err(BrokerLost::Topology)?;
     let setup = conn.create_channel().await?;
     broker::declare_topology(&setup, &config.broker).await?;
     setup.close(200, "topology declared".into()).await?;
+    broker::refuse_extra_partitions(conn, &config.broker)
+        .await
+        .map_err(|error| match error {
+            broker::TopologyError::Amqp(error) => BrokerLost::Amqp(error),
+            broker::TopologyError::Mismatch(error) => BrokerLost::Topology(error),
+        })?;
     // A worker that fails takes the others down with it, so the connection is rebuilt whole.
     let failed = cancel.child_token();
     let mut workers = tokio::task::JoinSet::new();
-    for index in 0..config.consumer.workers.max(1) {
+    // Each worker reads one queue (a multiple ack covers one channel's deliveries, so one
+    // channel must not mix queues); every partition gets at least one.
+    let count = config.consumer.workers.max(partitions.len()).max(1);
+    for index in 0..count {
+        let partition = partitions.get(index % partitions.len().max(1)).copied();
         let worker = Worker {
+            queue: queue_name(&config.broker, partition.unwrap_or(0)),
             consume: conn.create_channel().await?,
             dead_letters: conn.create_channel().await?,
             config: Arc::clone(config),
@@ -116,6 +145,7 @@ async fn serve(
 }
 
 struct Worker {
+    queue: String,
     consume: Channel,
     dead_letters: Channel,
     config: Arc<Config>,
@@ -130,7 +160,7 @@ impl Worker {
     async fn close(&self) {
         for channel in [&self.consume, &self.dead_letters] {
             if channel.status().connected() {
-                let _ = channel.close(200, "consumer stopping".into()).await;
+                broker::close_quietly(channel.close(200, "consumer stopping".into())).await;
             }
         }
     }
@@ -213,7 +243,7 @@ impl Worker {
         Ok(self
             .consume
             .basic_consume(
-                self.config.broker.queue.as_str().into(),
+                self.queue.as_str().into(),
                 self.tag.as_str().into(),
                 BasicConsumeOptions::default(),
                 FieldTable::default(),

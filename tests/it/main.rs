@@ -15,6 +15,7 @@ mod openapi;
 mod ordering;
 mod ordering_histories;
 mod ordering_ops;
+mod partitions;
 mod read_api;
 mod read_list;
 mod readiness;

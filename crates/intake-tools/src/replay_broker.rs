@@ -15,7 +15,8 @@ use tokio::time::Instant;
 use crate::progress::Ticker;
 use crate::replay::{BrokerReplayOptions, ReplayReport, Tally};
 use crate::{Schedule, ToolError};
-use intake::broker::{self, PublishError, ROUTING_KEY, publish_confirmed, upload_properties};
+use intake::broker::partition::routing_key_of;
+use intake::broker::{self, PublishError, publish_confirmed, upload_properties};
 use intake::wire::{Upload, WireError};
 
 /// How long one publish may wait for its confirm.
@@ -76,10 +77,11 @@ pub async fn replay_broker(options: BrokerReplayOptions) -> Result<ReplayReport,
             .map_err(|error| ToolError::Task(error.to_string()))?;
         let (channel, tally) = (channel.clone(), Arc::clone(&tally));
         let exchange = options.broker.exchange.clone();
+        let key = routing_key_of(&options.broker, &upload);
         tasks.spawn(async move {
             tally.sent.fetch_add(1, Ordering::Relaxed);
             let properties = upload_properties(&upload);
-            let publish = publish_confirmed(&channel, &exchange, ROUTING_KEY, &body, properties);
+            let publish = publish_confirmed(&channel, &exchange, &key, &body, properties);
             let result = tokio::time::timeout(CONFIRM_TIMEOUT, publish)
                 .await
                 .unwrap_or(Err(PublishError::Timeout));

@@ -129,7 +129,12 @@ impl Drop for Topology {
                 let Ok(channel) = conn.create_channel().await else {
                     return;
                 };
-                for queue in [&names.0, &names.1] {
+                // Partition queues too (RabbitMQ deletes a missing queue without complaint).
+                let partitions = (1..8).map(|p| format!("{}.p{p}", names.0));
+                for queue in [names.0.clone(), names.1.clone()]
+                    .into_iter()
+                    .chain(partitions)
+                {
                     let _ = channel
                         .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
                         .await;
@@ -259,7 +264,12 @@ impl TestApp {
         let mut config = self.config.clone();
         tweak(&mut config);
         let cancel = CancellationToken::new();
-        let handle = tokio::spawn(intake::consumer::run(config, cancel.clone()));
+        let stop = cancel.clone();
+        let handle = tokio::spawn(async move {
+            intake::consumer::run(config, stop)
+                .await
+                .expect("the consumer runs");
+        });
         self.consumers.push((cancel, handle));
     }
 
