@@ -9,10 +9,13 @@
 #   CHAOS_ONLY     run only these scenarios (comma-separated names; default all); `cluster`
 #                  names every cluster scenario, and a run of cluster scenarios only touches
 #                  nothing shared
+#   CHAOS_BIN      the binaries' directory (default ./target/release, built first)
 #
 # It stops and restarts the machine's PostgreSQL and RabbitMQ (briefly): run it where nothing
 # else depends on them at that moment. Everything else is its own: database intake_chaos,
-# exchange and queues intake-chaos.*, ports 18180 and 19191-19193. Then, when the local
+# exchange and queues intake-chaos.*, ports 18180-18181 and 19191-19193 (with CHAOS_ONLY=cluster
+# database intake_chaos_cluster and ports 18280-18281 and 19291-19293, so that it may run
+# beside a full run). Then, when the local
 # 3-node cluster can be started (scripts/cluster.sh), the same load and checks run on it while
 # it kills the queue leader's node, the node the front and consumer are connected to, and a
 # node that is restarted at once, and with 3 partitions and 3 consumers, one SIGKILLed. At
@@ -35,24 +38,31 @@ if [[ -n ${CHAOS_ONLY:-} ]]; then
     done
     [[ -n $want_cluster ]] || only=
 fi
+db_name=intake_chaos
+port=18180   # the front's; +1 its metrics; consumers from $((port + 1011))
+if [[ $only == cluster ]]; then
+    db_name=intake_chaos_cluster
+    port=18280
+fi
+consumer_port() { echo $((port + 1010 + $1)); } # consumer 1, 2, 3
 rate=${CHAOS_RATE:-200}
 out=target/chaos
 report=${CHAOS_REPORT:-$out/report.md}
 mkdir -p "$out"
-bin=./target/release
+bin=${CHAOS_BIN:-./target/release}
 base_url=${DATABASE_URL:-postgres://intake:intake@127.0.0.1:5432/intake}
-db_url="${base_url%/*}/intake_chaos"
+db_url="${base_url%/*}/$db_name"
 admin_url="${base_url%/*}/postgres"
 # The vhost of AMQP_URL (where the front and consumers declare the chaos queues), for rabbitmqctl.
 amqp_url=${AMQP_URL:-amqp://intake:intake@127.0.0.1:5672/intake}
 vhost=${amqp_url##*/}
 vhost=${vhost%%\?*}
 [[ -n $vhost && ${vhost,,} != "%2f" ]] || vhost=/
-front_url=http://127.0.0.1:18180
+front_url=http://127.0.0.1:$port
 pg_version=$(find /etc/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V | tail -1)
 
 export DATABASE_URL=$db_url
-export INTAKE_LISTEN=127.0.0.1:18180 INTAKE_FRONT__METRICS_LISTEN=127.0.0.1:18181
+export INTAKE_LISTEN=127.0.0.1:$port INTAKE_FRONT__METRICS_LISTEN=127.0.0.1:$((port + 1))
 export INTAKE_BROKER__EXCHANGE=intake-chaos.x INTAKE_BROKER__QUEUE=intake-chaos.q
 export INTAKE_BROKER__DEAD_LETTER_EXCHANGE=intake-chaos.dlx INTAKE_BROKER__DEAD_LETTER_QUEUE=intake-chaos.dlq
 export RUST_LOG=${RUST_LOG:-warn}
@@ -80,7 +90,7 @@ services_up() { # only after the scenarios that stop them
     rabbitmqctl -q start_app 2>/dev/null || true
 }
 cleanup() { # its own database and queues are of no use after the report
-    psql "$admin_url" -qc "DROP DATABASE IF EXISTS intake_chaos WITH (FORCE)" >/dev/null 2>&1 || true
+    psql "$admin_url" -qc "DROP DATABASE IF EXISTS $db_name WITH (FORCE)" >/dev/null 2>&1 || true
     local queue
     if [[ $only != cluster ]]; then
         for queue in intake-chaos.q intake-chaos.dlq; do
@@ -125,7 +135,7 @@ queue_empty() { # every partition's queue
 
 say "building release binaries"
 bash scripts/services.sh >/dev/null
-cargo build --release --bins --quiet
+[[ $bin != ./target/release ]] || cargo build --release --bins --quiet
 use_cluster() { # starts the cluster if needed; the binaries started after it use it
     if ! bash scripts/cluster.sh status >/dev/null 2>&1; then
         bash scripts/cluster.sh up >"$out/cluster.log" 2>&1 || return 1
@@ -140,7 +150,7 @@ use_cluster() { # starts the cluster if needed; the binaries started after it us
 if [[ $only == cluster ]]; then
     use_cluster || { say "the cluster cannot start (see $out/cluster.log)"; exit 1; }
 fi
-psql "$admin_url" -qc "DROP DATABASE IF EXISTS intake_chaos WITH (FORCE)" -c "CREATE DATABASE intake_chaos" >/dev/null
+psql "$admin_url" -qc "DROP DATABASE IF EXISTS $db_name WITH (FORCE)" -c "CREATE DATABASE $db_name" >/dev/null
 "$bin/intake" migrate >/dev/null
 project=$("$bin/intake" project create chaos)
 secret=$("$bin/intake" user create chaos | awk '/^secret:/{print $2}')
@@ -148,7 +158,7 @@ secret=$("$bin/intake" user create chaos | awk '/^secret:/{print $2}')
 : >"$out/front.log"
 : >"$out/consumer.log"
 start_front
-start_consumer 19191
+start_consumer "$(consumer_port 1)"
 wait_until "front ready" 30 front_ready
 
 rows=()
@@ -199,7 +209,7 @@ kill_consumer_repeatedly() {
         kill -KILL "${consumer_pids[0]}" 2>/dev/null || true
         wait "${consumer_pids[0]}" 2>/dev/null || true
         consumer_pids=("${consumer_pids[@]:1}")
-        start_consumer 19191
+        start_consumer "$(consumer_port 1)"
         sleep "$(python3 -c "print(max(0.5, $seconds / 20))")"
     done
 }
@@ -221,7 +231,7 @@ stop_postgresql() {
     pg_ctlcluster --skip-systemctl-redirect "$pg_version" main start
 }
 second_consumer() {
-    start_consumer 19192
+    start_consumer "$(consumer_port 2)"
 }
 
 printf '| scenario | sent | accepted (2xx) | refused or failed | uuids verified | lost | wrong version | recovery | result |\n|---|---|---|---|---|---|---|---|---|\n' >"$out/rows.md"
@@ -236,7 +246,7 @@ if [[ -z $only ]]; then
     elif use_cluster; then
         stop_all
         start_front
-        start_consumer 19191
+        start_consumer "$(consumer_port 1)"
         wait_until "front ready on the cluster" 30 front_ready
     else
         say "the cluster cannot start (see $out/cluster.log): cluster scenarios skipped"

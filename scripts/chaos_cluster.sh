@@ -15,7 +15,7 @@ connected_node() { # the node the front's AMQP connection goes to, by its port
         | awk -v pid="pid=$front_pid," 'index($0, pid) {split($4, a, ":"); print a[length(a)]; exit}')
     [[ -n $port ]] && echo $((port - 5700))
 }
-node_back() { bash scripts/cluster.sh start "$1" >>"$out/cluster.log" 2>&1; }
+node_back() { bash scripts/cluster.sh start "$1" >>"$out/cluster.log" 2>&1 || say "node $1 did not come back (see $out/cluster.log)"; }
 down_for() { python3 -c "print(max(3, $seconds / 4))"; }
 
 kill_leader_node() {
@@ -47,13 +47,14 @@ kill_partition_consumer() {
     kill -KILL "${consumer_pids[1]}" 2>/dev/null || true
     wait "${consumer_pids[1]}" 2>/dev/null || true
     sleep "$(down_for)"
-    INTAKE_CONSUMER__LISTEN=127.0.0.1:19192 INTAKE_CONSUMER__PARTITIONS=1 \
+    INTAKE_CONSUMER__LISTEN=127.0.0.1:$(consumer_port 2) INTAKE_CONSUMER__PARTITIONS=1 \
         "$bin/intake-consumer" >>"$out/consumer.log" 2>&1 &
     consumer_pids[1]=$!
 }
 
-: >"$out/front.log"
-: >"$out/consumer.log"
+# The reconnects counted below are those from here on.
+front_from=$(wc -l <"$out/front.log")
+consumer_from=$(wc -l <"$out/consumer.log")
 run_scenario cluster-kill-leader kill_leader_node 2
 run_scenario cluster-kill-connected-node kill_connected_node 2
 run_scenario cluster-node-restart restart_a_node 2
@@ -62,23 +63,24 @@ run_scenario cluster-node-restart restart_a_node 2
 say "3 partitions: consumers first, then the front"
 stop_all
 export INTAKE_BROKER__PARTITIONS=3
-start_consumer 19191 0
-start_consumer 19192 1
-start_consumer 19193 2
+start_consumer "$(consumer_port 1)" 0
+start_consumer "$(consumer_port 2)" 1
+start_consumer "$(consumer_port 3)" 2
 sleep 2
 start_front
 wait_until "front ready with 3 partitions" 60 front_ready
 run_scenario cluster-3-partitions kill_partition_consumer 2
 
 # Time from a lost connection to the next one, from the logs' timestamps.
-python3 - "$out/front.log" "$out/consumer.log" >"$out/reconnect.md" <<'PY'
+python3 - "$out/front.log" "$front_from" "$out/consumer.log" "$consumer_from" >"$out/reconnect.md" <<'PY'
 import re, sys
 from datetime import datetime
 stamp = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)Z")
 ansi = re.compile(r"\x1b\[[0-9;]*m")
-for path in sys.argv[1:]:
+args = sys.argv[1:]
+for path, skip in zip(args[::2], args[1::2]):
     lost, gaps = None, []
-    for line in open(path, errors="replace"):
+    for line in list(open(path, errors="replace"))[int(skip):]:
         line = ansi.sub("", line)
         m = stamp.search(line)
         if not m:

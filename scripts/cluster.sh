@@ -49,7 +49,8 @@ running() {
     pid=$(pid_of "$1") || return 1
     kill -0 "$pid" 2>/dev/null
 }
-answering() { running "$1" && ctl "$1" status >/dev/null 2>&1; }
+# Alive and taking AMQP connections (cheap: a CLI call starts an Erlang VM of its own).
+answering() { running "$1" && (exec 3<>"/dev/tcp/127.0.0.1/$(amqp_port "$1")") 2>/dev/null; }
 
 prepare() {
     mkdir -p "$DIR/home" "$DIR/data" "$DIR/log"
@@ -90,10 +91,11 @@ start_node() {
     log "starting $(node_name "$n") on 127.0.0.1:$(amqp_port "$n")"
     with_node_env "$n" "$BIN/rabbitmq-server" -detached >>"$DIR/log/c$n.start.log" 2>&1 \
         || die "cannot start $(node_name "$n") (see $DIR/log)"
-    local deadline=$((SECONDS + 90))
+    # A node may take a minute or two on a busy machine (it syncs its quorum queue members).
+    local deadline=$((SECONDS + 240))
     until ctl "$n" await_startup >/dev/null 2>&1 || ((SECONDS > deadline)); do sleep 1; done
     ctl "$n" await_startup >/dev/null 2>&1 \
-        || die "$(node_name "$n") did not start in 90 s (see $DIR/log)"
+        || die "$(node_name "$n") did not start in 240 s (see $DIR/log)"
 }
 
 join_if_alone() {
