@@ -142,7 +142,8 @@ pub struct ConsumerConfig {
     /// with their own clock, so only clock differences between hosts are forgiven.
     pub max_clock_skew_seconds: u64,
     /// The partitions this consumer reads, e.g. `"0,2"`; empty (the default) for all of them.
-    #[serde(default)]
+    /// A single number is accepted too (`INTAKE_CONSUMER__PARTITIONS=1` arrives as one).
+    #[serde(default, deserialize_with = "partition_list")]
     pub partitions: String,
 }
 
@@ -222,6 +223,26 @@ fn one() -> u16 {
     1
 }
 
+/// `consumer.partitions` as text, from text, a number or a list of numbers.
+fn partition_list<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Given {
+        Text(String),
+        One(u64),
+        Many(Vec<u64>),
+    }
+    Ok(match Given::deserialize(deserializer)? {
+        Given::Text(text) => text,
+        Given::One(n) => n.to_string(),
+        Given::Many(list) => list
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
+    })
+}
+
 impl Config {
     /// The rules that span keys: at least one partition, and a consumer's partitions among
     /// them.
@@ -275,5 +296,37 @@ impl FrontConfig {
     /// The longest `?wait=stored` wait.
     pub fn wait_stored(&self) -> Duration {
         Duration::from_millis(self.wait_stored_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+
+    fn config_dir() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config")
+    }
+
+    #[test]
+    fn consumer_partitions_may_be_text_a_number_or_a_list() {
+        let dir = std::env::temp_dir().join(format!("intake-parts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let default = std::fs::read_to_string(config_dir().join("default.toml")).unwrap();
+        std::fs::write(dir.join("default.toml"), default).unwrap();
+        for (given, wanted) in [
+            ("\"0,2\"", vec![0, 2]),
+            ("1", vec![1]),
+            ("[2, 0]", vec![2, 0]),
+        ] {
+            let overlay = format!("[broker]\npartitions = 3\n[consumer]\npartitions = {given}\n");
+            std::fs::write(dir.join("parts.toml"), overlay).unwrap();
+            let config = Config::load_from(&dir, Some("parts")).unwrap();
+            assert_eq!(config.consumer_partitions().unwrap(), wanted, "{given}");
+        }
+        std::fs::write(dir.join("parts.toml"), "[consumer]\npartitions = \"1\"\n").unwrap();
+        let error = Config::load_from(&dir, Some("parts")).unwrap_err();
+        assert!(error.to_string().contains("consumer.partitions"), "{error}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
