@@ -38,9 +38,13 @@ pub enum PublishError {
     /// The broker did not confirm within the timeout.
     #[error("broker did not confirm in time")]
     Timeout,
-    /// The broker refused the message (nack) or could not route it.
+    /// The broker could not route the message to a queue.
     #[error("broker refused the message: {0}")]
     Refused(String),
+    /// The broker nacked the message: it did not take it (a quorum queue electing a new
+    /// leader does this), so publishing it again is safe.
+    #[error("broker nacked the message")]
+    Nacked,
     /// The channel or connection failed while publishing.
     #[error("broker error: {0}")]
     Amqp(#[from] lapin::Error),
@@ -96,7 +100,7 @@ pub async fn publish_confirmed(
         .await?
         .await?;
     if confirm.is_nack() {
-        return Err(PublishError::Refused("nack".into()));
+        return Err(PublishError::Nacked);
     }
     if let Some(returned) = confirm.take_message() {
         return Err(PublishError::Refused(returned.reply_text.to_string()));

@@ -21,6 +21,10 @@ use super::{
 use crate::config::BrokerConfig;
 use crate::wire::Upload;
 
+/// The first pause before publishing a nacked message again; it doubles up to the max.
+const NACK_PAUSE_FIRST: Duration = Duration::from_millis(50);
+const NACK_PAUSE_MAX: Duration = Duration::from_millis(800);
+
 struct Live {
     conn: Connection,
     channels: Vec<Channel>,
@@ -128,6 +132,28 @@ impl Publisher {
             return Ok(());
         }
         let deadline = Instant::now() + timeout;
+        let mut pause = NACK_PAUSE_FIRST;
+        loop {
+            let result = self.publish_once(upload, &body, deadline).await;
+            // A nack means the broker did not take the message: publish it again while time
+            // remains. Under the same upload id a second copy that did land is a no-op.
+            let retry_at = Instant::now() + pause;
+            if !matches!(result, Err(PublishError::Nacked)) || retry_at >= deadline {
+                return result;
+            }
+            tracing::debug!(upload.id = %upload.stamp.upload_id, "publish nacked; publishing again");
+            tokio::time::sleep_until(retry_at).await;
+            pause = (pause * 2).min(NACK_PAUSE_MAX);
+        }
+    }
+
+    /// One publish on the live connection (waiting for one until `deadline`) and its confirm.
+    async fn publish_once(
+        &self,
+        upload: &Upload,
+        body: &[u8],
+        deadline: Instant,
+    ) -> Result<(), PublishError> {
         let live = self.live_until(deadline).await?;
         let index = self.next_channel.fetch_add(1, Ordering::Relaxed) % live.channels.len();
         let channel = live.channels.get(index).ok_or(PublishError::Unavailable)?;
@@ -136,7 +162,7 @@ impl Publisher {
             channel,
             &self.config.exchange,
             &key,
-            &body,
+            body,
             upload_properties(upload),
         );
         let result = match tokio::time::timeout_at(deadline, publish).await {

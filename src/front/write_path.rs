@@ -271,6 +271,7 @@ fn publish_result(result: &Result<(), PublishError>) -> &'static str {
         Err(PublishError::Unavailable) => "unavailable",
         Err(PublishError::Timeout) => "timeout",
         Err(PublishError::Refused(_)) => "refused",
+        Err(PublishError::Nacked) => "nacked",
         Err(PublishError::Amqp(_)) => "error",
     }
 }

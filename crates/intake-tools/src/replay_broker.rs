@@ -144,5 +144,6 @@ fn publish_reason(error: &PublishError) -> &'static str {
         PublishError::Unavailable | PublishError::Amqp(_) => "broker error",
         PublishError::Timeout => "confirm timeout",
         PublishError::Refused(_) => "refused by broker",
+        PublishError::Nacked => "nacked by broker",
     }
 }
