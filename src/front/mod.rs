@@ -6,6 +6,7 @@ pub mod auth_cache;
 pub mod create;
 pub mod devices;
 pub mod error;
+pub mod export;
 pub mod observe;
 pub mod params;
 pub mod read;

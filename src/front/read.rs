@@ -48,19 +48,7 @@ pub async fn list(
     let project_id = parse_project_id(&params::path(path)?)?;
     params::authorize(&state, &headers, project_id)?;
     let query = Query::parse(query.as_deref());
-    let filter = ListFilter {
-        unit_id: query
-            .get("unit_id")
-            .map(|text| {
-                UnitId::parse(text)
-                    .map(|unit| unit.as_str().to_owned())
-                    .map_err(|message| ApiError::field("unit_id", message))
-            })
-            .transpose()?,
-        since: query.unix_seconds("since")?,
-        until: query.unix_seconds("until")?,
-        include_deleted: query.flag("deleted")?,
-    };
+    let filter = list_filter(&query)?;
     let limit = match query.get("limit") {
         None => DEFAULT_PAGE,
         Some(text) => match text.trim().parse::<i64>() {
@@ -79,6 +67,23 @@ pub async fn list(
         .run(move |conn| list_sessions(conn, project_id, &filter, after, limit))
         .await?;
     Ok(page(views, next.map(params::encode_cursor)))
+}
+
+/// The filters shared by the list and the export: `unit_id`, `since`, `until`, `deleted`.
+pub fn list_filter(query: &Query) -> Result<ListFilter, ApiError> {
+    Ok(ListFilter {
+        unit_id: query
+            .get("unit_id")
+            .map(|text| {
+                UnitId::parse(text)
+                    .map(|unit| unit.as_str().to_owned())
+                    .map_err(|message| ApiError::field("unit_id", message))
+            })
+            .transpose()?,
+        since: query.unix_seconds("since")?,
+        until: query.unix_seconds("until")?,
+        include_deleted: query.flag("deleted")?,
+    })
 }
 
 /// The `404` of a session that is not there (or not visible to this request).

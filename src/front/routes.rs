@@ -8,7 +8,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::{MethodRouter, get};
 
-use super::{AppState, attachment_writes, attachments, create, devices, read, update};
+use super::{AppState, attachment_writes, attachments, create, devices, export, read, update};
 
 /// The OpenAPI document of the API, served as it is in the repository.
 pub const OPENAPI: &str = include_str!("../../docs/openapi.json");
@@ -51,6 +51,10 @@ pub fn all() -> Routes {
             .route(
                 &format!("{prefix}/{{project_id}}/sessions"),
                 get(read::list).post(create::create_session),
+            )
+            .route(
+                &format!("{prefix}/{{project_id}}/sessions/export"),
+                get(export::export),
             )
             .route(
                 &format!("{prefix}/{{project_id}}/sessions/{{uuid}}"),

@@ -16,7 +16,10 @@ use super::schema::{attachments, sessions};
 use crate::session::encode_base64;
 use crate::view::{PointView, SessionView, Time};
 
+mod export;
 mod list;
+
+pub use self::export::file_bytes;
 
 pub(super) use self::list::list_query;
 pub use self::list::{ListFilter, MAX_PAGE_BYTES, Position, list_sessions};

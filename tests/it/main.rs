@@ -7,6 +7,7 @@ mod contract;
 mod create_session;
 mod encodings;
 mod examples;
+mod export;
 mod failover;
 mod faults;
 mod hostile;
