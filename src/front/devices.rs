@@ -1,15 +1,15 @@
 //! `GET /api/v1/devices` and `GET …/projects/{pid}/devices`: the devices seen, updated by the
 //! consumer as sessions arrive.
 
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Serialize;
 
+use super::AppState;
 use super::error::{ApiError, success};
 use super::params;
-use super::{AppState, parse_project_id};
+use super::target::ProjectRead;
 use crate::store::devices::{Device, load_devices};
 use crate::view::{FirstSeen, LastSeen, Time};
 
@@ -51,11 +51,8 @@ pub async fn all_devices(
 /// The devices of one project, most recently seen first.
 pub async fn project_devices(
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
+    ProjectRead { project_id, .. }: ProjectRead,
 ) -> Result<Response, ApiError> {
-    let project_id = parse_project_id(&params::path(path)?)?;
-    params::authorize(&state, &headers, project_id)?;
     respond(&state, vec![project_id]).await
 }
 

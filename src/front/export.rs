@@ -5,17 +5,16 @@
 use std::collections::{BTreeSet, HashMap};
 
 use axum::body::Body;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::State;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::stream::{self, Stream};
 
+use super::AppState;
 use super::error::ApiError;
-use super::params::{self, Query};
 use super::read::list_filter;
-use super::{AppState, parse_project_id};
+use super::target::ProjectRead;
 use crate::session::encode_base64;
 use crate::store::StoreError;
 use crate::store::read::{ListFilter, Position, file_bytes, list_sessions};
@@ -34,13 +33,8 @@ enum Format {
 /// or `format=csv`.
 pub async fn export(
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
+    ProjectRead { project_id, query }: ProjectRead,
 ) -> Result<Response, ApiError> {
-    let project_id = parse_project_id(&params::path(path)?)?;
-    params::authorize(&state, &headers, project_id)?;
-    let query = Query::parse(query.as_deref());
     let format = match query.get("format").map(str::trim) {
         None | Some("ndjson") => Format::Ndjson,
         Some("csv") => Format::Csv,

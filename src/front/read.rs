@@ -7,6 +7,7 @@ use axum::response::Response;
 
 use super::error::{ApiError, page, success};
 use super::params::{self, Query};
+use super::target::ProjectRead;
 use super::{AppState, parse_project_id};
 use crate::session::UnitId;
 use crate::store::read::{ListFilter, list_sessions, load_session};
@@ -41,13 +42,8 @@ pub async fn get_session(
 /// A page of a project's sessions, newest received first.
 pub async fn list(
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
+    ProjectRead { project_id, query }: ProjectRead,
 ) -> Result<Response, ApiError> {
-    let project_id = parse_project_id(&params::path(path)?)?;
-    params::authorize(&state, &headers, project_id)?;
-    let query = Query::parse(query.as_deref());
     let filter = list_filter(&query)?;
     let limit = match query.get("limit") {
         None => DEFAULT_PAGE,

@@ -1,6 +1,7 @@
-//! What every write to an existing session reads before its body: the path's project, uuid
-//! and point, the authorisation, `?wait=stored` and `?deleted=true`. Extractors, so each
-//! handler names them once and every route checks them in the same order.
+//! What a route reads before its work: for a read of a project, the path's project and the
+//! authorisation; for every write to an existing session also the uuid and point,
+//! `?wait=stored` and `?deleted=true`. Extractors, so each handler names them once and every
+//! route checks them in the same order.
 
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
@@ -19,6 +20,28 @@ struct Segments {
     project_id: String,
     uuid: String,
     point: Option<String>,
+}
+
+/// A read of one project (`…/projects/{project_id}/…`), authorised, with its query string.
+pub struct ProjectRead {
+    /// The project read.
+    pub project_id: i64,
+    /// The query string.
+    pub query: Query,
+}
+
+impl FromRequestParts<AppState> for ProjectRead {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let project: String = params::path(Path::from_request_parts(parts, state).await)?;
+        let project_id = parse_project_id(&project)?;
+        params::authorize(state, &parts.headers, project_id)?;
+        Ok(Self {
+            project_id,
+            query: Query::parse(parts.uri.query()),
+        })
+    }
 }
 
 /// A write to one session (`…/sessions/{uuid}`).
