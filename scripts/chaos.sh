@@ -144,6 +144,8 @@ use_cluster() { # starts the cluster if needed; the binaries started after it us
     on_cluster=1
     AMQP_URL=$(bash scripts/cluster.sh urls)
     export AMQP_URL
+    # As docs/SCALING.md advises for a cluster: long enough to wait out a leader election.
+    export INTAKE_FRONT__PUBLISH_TIMEOUT_MS=${INTAKE_FRONT__PUBLISH_TIMEOUT_MS:-10000}
     # The reconnect times are read off the front's and consumers' logs.
     export RUST_LOG=warn,intake::broker=info
 }
