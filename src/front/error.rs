@@ -57,6 +57,11 @@ pub fn success<T: Serialize>(status: StatusCode, result: T, message: Option<&str
     (status, Json(body)).into_response()
 }
 
+/// The `404` of a session that is not there (or not visible to this request).
+pub fn session_not_found(uuid: &str) -> ApiError {
+    ApiError::NotFound(format!("session {uuid} does not exist in this project"))
+}
+
 /// A `200` page of a list: `result` is the page, `next_cursor` names the next one (absent on
 /// the last page).
 pub fn page<T: Serialize>(items: Vec<T>, next_cursor: Option<String>) -> Response {

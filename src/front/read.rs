@@ -5,7 +5,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::error::{ApiError, page, success};
+use super::error::{ApiError, page, session_not_found, success};
 use super::params::{self, Query};
 use super::target::ProjectRead;
 use super::{AppState, parse_project_id};
@@ -80,9 +80,4 @@ pub fn list_filter(query: &Query) -> Result<ListFilter, ApiError> {
         until: query.unix_seconds("until")?,
         include_deleted: query.flag("deleted")?,
     })
-}
-
-/// The `404` of a session that is not there (or not visible to this request).
-pub fn session_not_found(uuid: &str) -> ApiError {
-    ApiError::NotFound(format!("session {uuid} does not exist in this project"))
 }

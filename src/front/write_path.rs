@@ -12,9 +12,8 @@ use axum::response::Response;
 use serde::Serialize;
 
 use super::AppState;
-use super::error::{ApiError, success};
+use super::error::{ApiError, session_not_found, success};
 use super::params::{self, Query};
-use super::read::session_not_found;
 use crate::broker::PublishError;
 use crate::decode::{self, BodyHeaders};
 use crate::ordering::{Order, Stamp, Touched};

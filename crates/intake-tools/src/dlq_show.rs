@@ -8,8 +8,8 @@ use lapin::BasicProperties;
 use serde::Serialize;
 
 use crate::ToolError;
-use crate::dlq::{DlqEntry, Filter};
 use crate::dlq_collect::{DeadLetters, value_text};
+use crate::dlq_entry::{DlqEntry, Filter};
 use intake::config::Config;
 use intake::session::write::Write;
 use intake::session::{FileAttachment, Limits, PointName, PointValue};

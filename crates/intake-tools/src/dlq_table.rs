@@ -9,7 +9,7 @@ use diesel::sql_types::Integer;
 use lapin::BasicProperties;
 
 use crate::ToolError;
-use crate::dlq::{DlqEntry, Filter};
+use crate::dlq_entry::{DlqEntry, Filter};
 use intake::config::DatabaseConfig;
 use intake::store::schema::dead_letters;
 use intake::store::{Conn, Store};

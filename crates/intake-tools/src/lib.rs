@@ -18,6 +18,7 @@ mod commands;
 pub mod config_cmd;
 pub mod dlq;
 mod dlq_collect;
+mod dlq_entry;
 mod dlq_show;
 mod dlq_table;
 pub mod loadgen;

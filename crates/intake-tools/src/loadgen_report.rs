@@ -8,15 +8,8 @@ use std::fmt;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::ToolError;
 use crate::loadgen_timeseries::Second;
 use crate::loadgen_verify::VerifyReport;
-
-/// A latency histogram in microseconds, from 1 µs to one hour, three significant digits.
-pub fn new_histogram() -> Result<Histogram<u64>, ToolError> {
-    Histogram::new_with_bounds(1, 3_600_000_000, 3)
-        .map_err(|error| ToolError::Options(format!("latency histogram: {error:?}")))
-}
 
 /// Latency percentiles in milliseconds.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

@@ -9,7 +9,13 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::loadgen_report::new_histogram;
+use crate::ToolError;
+
+/// A latency histogram in microseconds, from 1 µs to one hour, three significant digits.
+pub fn new_histogram() -> Result<Histogram<u64>, ToolError> {
+    Histogram::new_with_bounds(1, 3_600_000_000, 3)
+        .map_err(|error| ToolError::Options(format!("latency histogram: {error:?}")))
+}
 
 /// How one request ended, for its second's counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

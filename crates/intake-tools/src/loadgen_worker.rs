@@ -15,8 +15,7 @@ use uuid::Uuid;
 
 use crate::loadgen_options::{Limit, LoadgenOptions, Pace};
 use crate::loadgen_payload::{Encoding, Fill, Templates};
-use crate::loadgen_report::new_histogram;
-use crate::loadgen_timeseries::{Ended, Recorder};
+use crate::loadgen_timeseries::{Ended, Recorder, new_histogram};
 use crate::progress::Ticker;
 use crate::{Schedule, ToolError, sign, transport_reason};
 use intake::view::UPLOAD_ID_HEADER;
