@@ -151,8 +151,14 @@ pub struct ConsumerConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseConfig {
-    /// Connection URL (`DATABASE_URL`).
+    /// Connection URL (`DATABASE_URL`): the primary, for every write, `?wait=stored`, the
+    /// checks of updates and the users and grants.
     pub url: Secret,
+    /// A streaming replica for the read routes (GET sessions, the list, the export,
+    /// attachment downloads, devices); unset, they read the primary too. While the replica
+    /// cannot be reached, reads fall back to the primary (docs/SCALING.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_url: Option<Secret>,
     /// Pool size per process.
     pub pool_size: u32,
     /// `statement_timeout` set on every connection.

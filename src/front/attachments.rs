@@ -35,7 +35,7 @@ pub async fn get_attachment(
     let include_deleted = Query::parse(query.as_deref()).flag("deleted")?;
     let (key, name) = (uuid.as_str().to_owned(), point.as_str().to_owned());
     let file = state
-        .store
+        .reads
         .run(move |conn| load_attachment(conn, project_id, &key, &name, include_deleted))
         .await?
         .ok_or_else(|| attachment_not_found(uuid.as_str(), point.as_str()))?;

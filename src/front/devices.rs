@@ -61,7 +61,7 @@ async fn respond(state: &AppState, projects: Vec<i64>) -> Result<Response, ApiEr
         Vec::new()
     } else {
         state
-            .store
+            .reads
             .run(move |conn| load_devices(conn, &projects))
             .await?
     };

@@ -73,7 +73,7 @@ async fn point_names(
     loop {
         let filter = filter.clone();
         let (views, next) = state
-            .store
+            .reads
             .run(move |conn| list_sessions(conn, project_id, &filter, after, PAGE))
             .await?;
         names.extend(views.into_iter().flat_map(|view| view.data.into_keys()));
@@ -102,7 +102,7 @@ fn pages(
                 return Ok(None);
             };
             let chunk = state
-                .store
+                .reads
                 .run(move |conn| {
                     let (views, next) = list_sessions(conn, project_id, &filter, after, PAGE)?;
                     let text = match format {

@@ -39,6 +39,7 @@ use crate::broker::Publisher;
 use crate::config::Config;
 use crate::session::clip;
 use crate::store::Store;
+use crate::store::reads::ReadStore;
 
 /// What every handler shares; cheap to clone.
 #[derive(Clone)]
@@ -49,8 +50,10 @@ pub struct AppState {
     pub auth: Arc<AuthCache>,
     /// The confirmed publisher.
     pub publisher: Arc<Publisher>,
-    /// PostgreSQL, for the read routes and the existence checks of updates.
+    /// The primary PostgreSQL: the existence checks of updates, `?wait=stored`, the auth data.
     pub store: Store,
+    /// The read routes' database: the replica of `database.read_url`, else the primary.
+    pub reads: ReadStore,
     /// Read-your-write waits (`?wait=stored`).
     pub waiter: Arc<wait::Waiter>,
     /// Publishes that may wait for broker confirms at once; past it the front sheds load.
@@ -204,6 +207,7 @@ impl Front {
         let publish_bytes_budget = Arc::new(tokio::sync::Semaphore::new(
             (config.front.max_in_flight_bytes / 1024).max(1),
         ));
+        let reads = ReadStore::new(store.clone(), &config.database);
         let state = AppState {
             config,
             auth,
@@ -211,6 +215,7 @@ impl Front {
             publish_budget,
             publish_bytes_budget,
             waiter: wait::Waiter::start(store.clone(), background.clone()),
+            reads,
             store,
         };
         Ok(Self {

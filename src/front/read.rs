@@ -32,7 +32,7 @@ pub async fn get_session(
     let include_deleted = Query::parse(query.as_deref()).flag("deleted")?;
     let key = uuid.as_str().to_owned();
     let view = state
-        .store
+        .reads
         .run(move |conn| load_session(conn, project_id, &key, include_deleted))
         .await?
         .ok_or_else(|| session_not_found(uuid.as_str()))?;
@@ -59,7 +59,7 @@ pub async fn list(
     };
     let after = query.get("cursor").map(params::decode_cursor).transpose()?;
     let (views, next) = state
-        .store
+        .reads
         .run(move |conn| list_sessions(conn, project_id, &filter, after, limit))
         .await?;
     Ok(page(views, next.map(params::encode_cursor)))

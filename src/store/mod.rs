@@ -11,6 +11,7 @@ mod keys;
 pub mod known_projects;
 mod merge_path;
 pub mod read;
+pub mod reads;
 pub mod schema;
 pub mod stamps;
 pub mod versions;

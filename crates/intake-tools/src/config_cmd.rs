@@ -93,6 +93,13 @@ pub fn problems(config: &Config) -> Vec<String> {
         config.database.pool_size > 0,
         "database.pool_size must be at least 1",
     );
+    if let Some(read_url) = &config.database.read_url {
+        let url = read_url.expose();
+        require(
+            url.starts_with("postgres://") || url.starts_with("postgresql://"),
+            "database.read_url must be a postgres:// URL",
+        );
+    }
     require(
         broker.queue != broker.dead_letter_queue,
         "broker.queue and broker.dead_letter_queue must differ",

@@ -134,6 +134,7 @@ pub fn verify(
         pool_size: 1,
         statement_timeout_ms: STATEMENT_TIMEOUT_MS,
         connect_timeout_ms: CONNECT_TIMEOUT_MS,
+        read_url: None,
     });
     let database = |error: intake::store::StoreError| ToolError::Database(error.to_string());
     let mut conn = store.conn().map_err(database)?;
