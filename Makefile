@@ -16,7 +16,7 @@ PREFIX ?= /usr/local
 # nextest where installed (dev machines and CI have it), plain cargo test otherwise.
 TEST_RUNNER = $(if $(shell cargo nextest --version 2>/dev/null),cargo nextest run,cargo test)
 
-.PHONY: help services contract-tools build install migrate demo run run-front run-consumer fmt lint test bench fuzz chaos cluster hostile clean
+.PHONY: help services contract-tools build install migrate demo run run-front run-consumer fmt lint test bench fuzz chaos cluster replica hostile clean
 
 help: ## Show this list
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-13s %s\n", $$1, $$2}'
@@ -74,6 +74,9 @@ chaos: ## Fault suite against the real services (CHAOS_SECONDS per scenario, def
 
 cluster: services ## Start a local 3-node RabbitMQ cluster on 5701-5703 (scripts/cluster.sh; down: scripts/cluster.sh down)
 	@bash scripts/cluster.sh up
+
+replica: services ## Start a PostgreSQL streaming standby on 127.0.0.1:5433 (scripts/replica.sh; down: scripts/replica.sh down)
+	@bash scripts/replica.sh up
 
 hostile: services ## The front's peak memory for each hostile body shape (scripts/hostile.sh)
 	@bash scripts/hostile.sh

@@ -71,6 +71,31 @@ PGPASSWORD=intake psql -q -X -At -h 127.0.0.1 -p "$PG_PORT" -U intake -d intake 
     || die "cannot connect as intake@127.0.0.1:$PG_PORT/intake"
 log "postgresql ok: postgres://intake:intake@127.0.0.1:$PG_PORT/intake"
 
+# The role a streaming standby replicates as (scripts/replica.sh, `make replica`). A
+# replication connection matches only pg_hba lines naming `replication` (`all` does not cover
+# it): when none admits this role over loopback, one line for it alone is appended and the
+# configuration reloaded, which restarts nothing.
+REPL_ROLE=intake_replication
+(cd / && runuser -u postgres -- psql -q -X -v ON_ERROR_STOP=1 -p "$PG_PORT" -d postgres) <<SQL
+SELECT 'CREATE ROLE $REPL_ROLE' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$REPL_ROLE') \gexec
+ALTER ROLE $REPL_ROLE WITH LOGIN REPLICATION PASSWORD 'intake';
+SQL
+replication_ok() {
+    PGPASSWORD=intake psql -X -q -At -c IDENTIFY_SYSTEM \
+        "host=127.0.0.1 port=$PG_PORT user=$REPL_ROLE dbname=replication replication=true" >/dev/null 2>&1
+}
+if ! replication_ok; then
+    hba=$(cd / && runuser -u postgres -- psql -X -At -p "$PG_PORT" -d postgres -c 'SHOW hba_file')
+    log "pg_hba.conf admits no replication connection of $REPL_ROLE over loopback: adding one to $hba"
+    printf '# A local streaming standby for intake (scripts/replica.sh).\nhost replication %s 127.0.0.1/32 scram-sha-256\n' \
+        "$REPL_ROLE" >>"$hba"
+    (cd / && runuser -u postgres -- psql -q -X -At -p "$PG_PORT" -d postgres -c 'SELECT pg_reload_conf()') >/dev/null
+    deadline=$((SECONDS + 10))
+    until replication_ok || ((SECONDS > deadline)); do sleep 1; done
+    replication_ok || die "no replication connection as $REPL_ROLE@127.0.0.1:$PG_PORT (see $hba)"
+fi
+log "postgresql replication ok: $REPL_ROLE@127.0.0.1:$PG_PORT (for scripts/replica.sh)"
+
 # --- RabbitMQ --------------------------------------------------------------------------------
 rmq_ping() { rabbitmq-diagnostics -q ping >/dev/null 2>&1; }
 amqp_open() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$AMQP_PORT" 2>/dev/null; }
