@@ -21,6 +21,7 @@ mod read_api;
 mod read_list;
 mod readiness;
 mod repeated_fields;
+mod replica;
 mod tools_accounts;
 mod tools_cli;
 mod tools_dlq;
