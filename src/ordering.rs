@@ -187,6 +187,13 @@ impl Stamps {
         })
     }
 
+    /// The newest stamp of any register: every write this state has seen is at most this
+    /// old, so a purge keeps it as the tombstone's create stamp (docs/ORDERING.md).
+    pub fn newest(&self) -> Option<Order> {
+        let written = self.fields.values().chain(self.points.values()).copied();
+        written.chain(self.create).max()
+    }
+
     /// Whether a write of `order` to a register last written at `stamp` wins.
     fn wins(&self, stamp: Option<&Order>, order: Order) -> bool {
         Some(order) > self.create.max(stamp.copied())

@@ -1,7 +1,8 @@
 //! The queries behind the read routes: one session, a page of sessions, one attachment's
 //! bytes. Every query is scoped by project, so a uuid of another project is simply
-//! not found, and skips placeholders (rows of writes whose create has not arrived). File
-//! bytes are never loaded for a session read, only their description.
+//! not found, and skips placeholders (rows of writes whose create has not arrived) and
+//! tombstones (purged sessions, `purged_at` set). File bytes are never loaded for a session
+//! read, only their description.
 
 use std::collections::BTreeMap;
 
@@ -80,6 +81,7 @@ pub fn load_session(
     let mut query = sessions::table
         .filter(sessions::project_id.eq(project_id))
         .filter(sessions::placeholder.eq(false))
+        .filter(sessions::purged_at.is_null())
         .filter(sessions::uuid.eq(uuid))
         .select(SessionRow::as_select())
         .into_boxed();
@@ -134,6 +136,7 @@ fn visible_point<'a>(
     let visible = sessions::project_id
         .eq(project_id)
         .and(sessions::placeholder.eq(false))
+        .and(sessions::purged_at.is_null())
         .and(sessions::uuid.eq(uuid))
         .and(attachments::point.eq(point));
     if include_deleted {

@@ -84,6 +84,7 @@ diesel::table! {
         placeholder -> Bool,
         field_stamps -> Jsonb,
         point_stamps -> Jsonb,
+        purged_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -9,6 +9,10 @@
 //! attachment changes, and creates meeting a row that such writes touched (or a
 //! placeholder) — goes through [`super::merge_path`], which merges field by field in acceptance
 //! order (docs/ORDERING.md).
+//!
+//! A purged session's tombstone is a row like any other to both paths: its stamp is newer
+//! than every upload the session had seen, so only a create accepted later replaces it, and
+//! that create lifts the tombstone ([`super::purge`]).
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -51,7 +55,7 @@ ON CONFLICT (project_id, uuid) DO UPDATE SET
   unit_id = EXCLUDED.unit_id, created = EXCLUDED.created, saved = EXCLUDED.saved,
   received = EXCLUDED.received, received_from = EXCLUDED.received_from,
   upload_id = EXCLUDED.upload_id, is_deleted = false, points = EXCLUDED.points,
-  timezone_offset = EXCLUDED.timezone_offset
+  timezone_offset = EXCLUDED.timezone_offset, purged_at = NULL
 WHERE (s.received, s.upload_id) < (EXCLUDED.received, EXCLUDED.upload_id)
   AND NOT s.placeholder AND s.field_stamps = '{}' AND s.point_stamps = '{}'
 RETURNING id, project_id, uuid, xmax <> 0 AS replaced";

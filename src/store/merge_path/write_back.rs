@@ -1,4 +1,7 @@
 //! Writing merged rows back: one `UPDATE … FROM unnest(…)` for all of them.
+//!
+//! A tombstone (a purged session) stays one until a create newer than the purge wins: the
+//! row's create stamp changes only then, and that is what lifts it.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -15,7 +18,9 @@ UPDATE sessions AS s SET
   placeholder = i.placeholder, received = i.received, upload_id = i.upload_id,
   received_from = i.received_from, unit_id = i.unit_id, created = i.created, saved = i.saved,
   is_deleted = i.is_deleted, points = i.points, timezone_offset = i.timezone_offset,
-  field_stamps = i.field_stamps, point_stamps = i.point_stamps
+  field_stamps = i.field_stamps, point_stamps = i.point_stamps,
+  purged_at = CASE WHEN (s.received, s.upload_id) = (i.received, i.upload_id)
+                   THEN s.purged_at END
 FROM unnest($1::int8[], $2::bool[], $3::timestamptz[], $4::uuid[], $5::text[], $6::text[],
             $7::timestamptz[], $8::timestamptz[], $9::bool[], $10::jsonb[], $11::int4[],
             $12::jsonb[], $13::jsonb[])

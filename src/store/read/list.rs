@@ -99,6 +99,7 @@ pub(in crate::store) fn list_query(
     let mut query = sessions::table
         .filter(sessions::project_id.eq(project_id))
         .filter(sessions::placeholder.eq(false))
+        .filter(sessions::purged_at.is_null())
         .select((sessions::id, sessions::received, sql::<BigInt>(READ_SIZE)))
         .order_by((sessions::received.desc(), sessions::id.desc()))
         .limit(limit.saturating_add(1))
