@@ -62,6 +62,17 @@ pub struct Config {
     /// Log output.
     #[serde(default)]
     pub log: LogConfig,
+    /// How long purgeable data is kept (`intake purge --retention`).
+    #[serde(default)]
+    pub retention: RetentionConfig,
+}
+
+/// Retention, applied by `intake purge --retention` (run from cron, docs/TOOLS.md).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Soft-deleted sessions are purged this many days after their deletion; unset: kept.
+    pub deleted_days: Option<u32>,
 }
 
 /// HTTP front settings.

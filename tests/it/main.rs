@@ -17,6 +17,8 @@ mod ordering;
 mod ordering_histories;
 mod ordering_ops;
 mod partitions;
+mod purge;
+mod purge_concurrent;
 mod read_api;
 mod read_list;
 mod readiness;

@@ -8,6 +8,7 @@ use clap::{Args, Subcommand};
 pub use crate::commands::{run_dlq, run_loadgen, run_replay};
 use crate::dlq::Filter;
 use crate::loadgen_payload::Mix;
+pub use crate::purge_cmd::run_purge;
 
 /// `intake loadgen`.
 #[derive(Debug, Args)]
@@ -213,4 +214,38 @@ impl From<FilterArgs> for Filter {
             project_id: args.project,
         }
     }
+}
+
+/// `intake purge`: what to purge (at least one of `--deleted`, `--before`,
+/// `--tombstones-before`, `--retention`), and the confirmation.
+#[derive(Debug, Args)]
+pub struct PurgeArgs {
+    /// The project [with --retention, every project when left out].
+    #[arg(long, required_unless_present = "retention")]
+    pub project: Option<i64>,
+    /// Soft-deleted sessions (with --before: those deleted before TIME).
+    #[arg(long)]
+    pub deleted: bool,
+    /// Sessions received before TIME, deleted or not (RFC 3339, YYYY-MM-DD or unix seconds).
+    #[arg(long, value_name = "TIME", value_parser = crate::purge::parse_time)]
+    pub before: Option<chrono::DateTime<chrono::Utc>>,
+    /// Also delete tombstones left before TIME; an upload accepted before such a purge can
+    /// then bring its session back.
+    #[arg(long, value_name = "TIME", value_parser = crate::purge::parse_time)]
+    pub tombstones_before: Option<chrono::DateTime<chrono::Utc>>,
+    /// Soft-deleted sessions deleted more than retention.deleted_days ago (for cron).
+    #[arg(long, conflicts_with_all = ["deleted", "before"])]
+    pub retention: bool,
+    /// Count what would go; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Confirm the deletion, which cannot be undone (required unless --dry-run).
+    #[arg(long)]
+    pub yes: bool,
+    /// Rows per transaction: small keeps each lock short.
+    #[arg(long, default_value_t = 1000)]
+    pub batch: i64,
+    /// No progress lines on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
 }

@@ -1,6 +1,6 @@
 //! The `intake` admin command: migrations, projects, users, grants, request signing, the
 //! demo set-up `make run` prints, the configuration, and the operators' tools (`loadgen`,
-//! `replay`, `dlq`).
+//! `replay`, `dlq`, `purge`).
 
 use std::path::PathBuf;
 
@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 use crate::accounts::{self, GrantCommand, ProjectCommand, UserCommand};
-use crate::args::{self as tool_args, DlqCommand, LoadgenArgs, ReplayCommand};
+use crate::args::{self as tool_args, DlqCommand, LoadgenArgs, PurgeArgs, ReplayCommand};
 use crate::config_cmd::{self, ConfigCommand};
 use crate::settings::Settings;
 use intake::auth;
@@ -71,6 +71,8 @@ pub enum Command {
     /// Inspect, requeue or purge the dead-letter queue.
     #[command(subcommand)]
     Dlq(DlqCommand),
+    /// Hard-delete soft-deleted or old sessions of a project, leaving tombstones.
+    Purge(Box<PurgeArgs>),
 }
 
 /// Name of the project `intake demo` creates.
@@ -86,6 +88,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Loadgen(args) => return tool_args::run_loadgen(*args, &settings),
         Command::Replay(command) => return tool_args::run_replay(command, &settings),
         Command::Dlq(command) => return tool_args::run_dlq(command, &settings),
+        Command::Purge(args) => return tool_args::run_purge(*args, &settings),
         Command::Config(command) => return config_cmd::run(command, &settings),
         command => command,
     };
@@ -131,6 +134,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         | Command::Loadgen(_)
         | Command::Replay(_)
         | Command::Dlq(_)
+        | Command::Purge(_)
         | Command::Config(_) => {}
     }
     Ok(())

@@ -30,6 +30,8 @@ pub mod loadgen_timeseries;
 pub mod loadgen_verify;
 mod loadgen_worker;
 pub mod progress;
+pub mod purge;
+mod purge_cmd;
 pub mod replay;
 mod replay_broker;
 mod replay_http;
