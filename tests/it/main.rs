@@ -8,6 +8,7 @@ mod create_session;
 mod encodings;
 mod examples;
 mod export;
+mod export_stream;
 mod failover;
 mod faults;
 mod hostile;
