@@ -10,12 +10,12 @@ use common::{TestApp, read};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-fn photo() -> Vec<u8> {
+pub fn photo() -> Vec<u8> {
     (0..=255u8).cycle().take(50_000).collect()
 }
 
 /// A session with a text point, a `rawData` point and a file.
-async fn upload_with_file(app: &TestApp, uuid: &str) {
+pub async fn upload_with_file(app: &TestApp, uuid: &str) {
     let form = reqwest::multipart::Form::new()
         .text("session[uuid]", uuid.to_owned())
         .text("session[unit_id]", "camera")

@@ -9,6 +9,7 @@ mod encodings;
 mod examples;
 mod export;
 mod export_stream;
+mod export_tools;
 mod failover;
 mod faults;
 mod hostile;

@@ -191,6 +191,7 @@ async fn a_dry_run_checks_every_message_and_publishes_nothing() {
 fn http_options(app: &TestApp, file: &Path, dry_run: bool) -> HttpReplayOptions {
     HttpReplayOptions {
         file: file.to_owned(),
+        project: None,
         url: app.url(""),
         username: app.username.clone(),
         secret: app.secret.clone(),

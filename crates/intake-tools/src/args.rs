@@ -5,10 +5,46 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-pub use crate::commands::{run_dlq, run_loadgen, run_replay};
+pub use crate::commands::{run_dlq, run_export, run_loadgen, run_replay};
 use crate::dlq::Filter;
 use crate::loadgen_payload::Mix;
 pub use crate::purge_cmd::run_purge;
+use intake::export::Format;
+use intake::session::UnitId;
+use intake::session::parse_unix_seconds;
+
+/// `intake export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The project id.
+    #[arg(long)]
+    pub project: i64,
+    /// Only sessions received at or after this unix second.
+    #[arg(long, value_parser = parse_unix_seconds)]
+    pub since: Option<i64>,
+    /// Only sessions received at or before this unix second.
+    #[arg(long, value_parser = parse_unix_seconds)]
+    pub until: Option<i64>,
+    /// Only sessions of this device.
+    #[arg(long, value_parser = unit_id)]
+    pub unit_id: Option<String>,
+    /// Soft-deleted sessions too.
+    #[arg(long)]
+    pub deleted: bool,
+    /// ndjson (the read view, file bytes inline) or csv (a column per point).
+    #[arg(long, default_value = "ndjson")]
+    pub format: Format,
+    /// Write to FILE (complete or not at all) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// No progress lines on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+fn unit_id(text: &str) -> Result<String, String> {
+    UnitId::parse(text).map(|unit| unit.as_str().to_owned())
+}
 
 /// `intake loadgen`.
 #[derive(Debug, Args)]
@@ -103,8 +139,12 @@ pub enum ReplayCommand {
 /// `intake replay http`.
 #[derive(Debug, Args)]
 pub struct ReplayHttpArgs {
-    /// NDJSON file: one `{"project_id": N, "session": {…}}` per line.
+    /// NDJSON file: one `{"project_id": N, "session": {…}}` per line, or the lines of an
+    /// export (`intake export`, or the export route) with --project.
     pub file: PathBuf,
+    /// Send every line to this project (required for the lines of an export).
+    #[arg(long)]
+    pub project: Option<i64>,
     /// Base URL of the front [default: from the configuration's front.listen].
     #[arg(long)]
     pub url: Option<String>,

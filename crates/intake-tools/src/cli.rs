@@ -1,6 +1,6 @@
 //! The `intake` admin command: migrations, projects, users, grants, request signing, the
 //! demo set-up `make run` prints, the configuration, and the operators' tools (`loadgen`,
-//! `replay`, `dlq`, `purge`).
+//! `replay`, `dlq`, `export`, `purge`).
 
 use std::path::PathBuf;
 
@@ -8,7 +8,9 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 use crate::accounts::{self, GrantCommand, ProjectCommand, UserCommand};
-use crate::args::{self as tool_args, DlqCommand, LoadgenArgs, PurgeArgs, ReplayCommand};
+use crate::args::{
+    self as tool_args, DlqCommand, ExportArgs, LoadgenArgs, PurgeArgs, ReplayCommand,
+};
 use crate::config_cmd::{self, ConfigCommand};
 use crate::settings::Settings;
 use intake::auth;
@@ -73,6 +75,8 @@ pub enum Command {
     Dlq(DlqCommand),
     /// Hard-delete soft-deleted or old sessions of a project, leaving tombstones.
     Purge(Box<PurgeArgs>),
+    /// Write a project's sessions as NDJSON or CSV, as the export route streams them.
+    Export(ExportArgs),
 }
 
 /// Name of the project `intake demo` creates.
@@ -89,6 +93,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Replay(command) => return tool_args::run_replay(command, &settings),
         Command::Dlq(command) => return tool_args::run_dlq(command, &settings),
         Command::Purge(args) => return tool_args::run_purge(*args, &settings),
+        Command::Export(args) => return tool_args::run_export(args, &settings),
         Command::Config(command) => return config_cmd::run(command, &settings),
         command => command,
     };
@@ -135,6 +140,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         | Command::Replay(_)
         | Command::Dlq(_)
         | Command::Purge(_)
+        | Command::Export(_)
         | Command::Config(_) => {}
     }
     Ok(())

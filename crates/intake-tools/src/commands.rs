@@ -7,14 +7,16 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 
-use crate::args::{DlqCommand, LoadgenArgs, ReplayCommand};
+use crate::args::{DlqCommand, ExportArgs, LoadgenArgs, ReplayCommand};
 use crate::dlq;
+use crate::export::{self, ExportOptions};
 use crate::loadgen::{self, Limit, LoadgenOptions, Pace};
 use crate::loadgen_verify::VerifyOptions;
 use crate::replay::{self, BrokerReplayOptions, HttpReplayOptions};
 use crate::settings::Settings;
 use crate::{loadgen_plot, loadgen_timeseries};
 use intake::session::Limits;
+use intake::store::read::ListFilter;
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
@@ -155,6 +157,7 @@ pub fn run_replay(command: ReplayCommand, settings: &Settings) -> anyhow::Result
             };
             let options = HttpReplayOptions {
                 file: args.file,
+                project: args.project,
                 url,
                 username: args.username,
                 secret: args.secret,
@@ -225,5 +228,27 @@ pub fn run_dlq(command: DlqCommand, settings: &Settings) -> anyhow::Result<()> {
             print!("{report}");
         }
     }
+    Ok(())
+}
+
+/// Runs `intake export` against the configured database; the summary goes to stderr, so
+/// stdout carries only the export.
+pub fn run_export(args: ExportArgs, settings: &Settings) -> anyhow::Result<()> {
+    let config = settings.load()?;
+    let options = ExportOptions {
+        database: config.database,
+        project_id: args.project,
+        filter: ListFilter {
+            unit_id: args.unit_id,
+            since: args.since,
+            until: args.until,
+            include_deleted: args.deleted,
+        },
+        format: args.format,
+        output: args.output,
+        progress: !args.quiet,
+    };
+    let report = runtime()?.block_on(export::export(options))?;
+    eprint!("{report}");
     Ok(())
 }

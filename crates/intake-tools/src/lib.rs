@@ -1,6 +1,6 @@
 //! The tool shed beside the service: the `intake` admin command ([`cli`]), the operators'
-//! tools behind `intake loadgen`, `intake replay` and `intake dlq`, and the stage
-//! measurements of `make bench` ([`bench`], run by `intake-bench`).
+//! tools behind `intake loadgen`, `intake replay`, `intake dlq` and `intake export`, and the
+//! stage measurements of `make bench` ([`bench`], run by `intake-bench`).
 //!
 //! A crate of its own so that the service binaries (`intake-front`, `intake-consumer`) and
 //! the `intake` library build none of it: the tools use the library as any client would.
@@ -21,6 +21,8 @@ mod dlq_collect;
 mod dlq_entry;
 mod dlq_show;
 mod dlq_table;
+pub mod export;
+mod export_output;
 pub mod loadgen;
 pub mod loadgen_options;
 pub mod loadgen_payload;
@@ -34,6 +36,7 @@ pub mod purge;
 mod purge_cmd;
 pub mod replay;
 mod replay_broker;
+mod replay_export;
 mod replay_http;
 pub mod settings;
 

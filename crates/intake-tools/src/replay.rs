@@ -2,7 +2,8 @@
 //!
 //! Two sources, two guarantees:
 //! - [`replay_http`] posts sessions from an NDJSON file (`{"project_id": N, "session": {…}}`
-//!   a line) through a front, signed like a device. Each post is a *new* upload with a new
+//!   a line, or the lines of an export sent to `--project`) through a front, signed like a
+//!   device. Each post is a *new* upload with a new
 //!   acceptance stamp, so it replaces whatever the row holds: the content is stored again
 //!   identically (given the session carries its uuid, `created` and `saved`), but the
 //!   row's `upload_id` and `received` change, and it overwrites uploads accepted since.
@@ -30,8 +31,10 @@ use intake::session::Limits;
 /// Options of an NDJSON replay through a front.
 #[derive(Debug, Clone)]
 pub struct HttpReplayOptions {
-    /// The NDJSON file.
+    /// The NDJSON file: archive lines, or the lines of an export.
     pub file: PathBuf,
+    /// Send every line to this project (an export's lines name none).
+    pub project: Option<i64>,
     /// Base URL of the front.
     pub url: String,
     /// API user to sign with (must be granted every project in the file).

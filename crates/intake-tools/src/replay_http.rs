@@ -1,9 +1,12 @@
 //! NDJSON replay through a front: each line `{"project_id": N, "session": {…}}` becomes a
-//! signed `POST /api/v1/projects/N/sessions` with body `{"session": {…}}`.
+//! signed `POST /api/v1/projects/N/sessions` with body `{"session": {…}}`, and each line of
+//! an export (`--project N`) the create that stores that session again ([`replay_export`]).
+//! `--project` sends every line to that project.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 use tokio::io::AsyncBufReadExt as _;
 use tokio::sync::Semaphore;
@@ -12,6 +15,7 @@ use tokio::time::Instant;
 
 use crate::progress::Ticker;
 use crate::replay::{HttpReplayOptions, ReplayReport, Tally};
+use crate::replay_export::{self, ExportedSession};
 use crate::{Schedule, ToolError, sign, transport_reason};
 use intake::decode;
 use intake::session::Limits;
@@ -27,7 +31,15 @@ struct Line {
 struct Record {
     number: u64,
     project_id: i64,
-    body: Vec<u8>,
+    payload: Payload,
+}
+
+/// What a line posts.
+enum Payload {
+    /// An archive line's `{"session": …}` body.
+    Json(Vec<u8>),
+    /// An export line's session, deleted again after its create when it was deleted.
+    Exported(ExportedSession),
 }
 
 /// Replays an NDJSON archive through a front (see the module docs of `replay` for what
@@ -62,7 +74,7 @@ pub async fn replay_http(options: HttpReplayOptions) -> Result<ReplayReport, Too
             continue;
         }
         tally.read.fetch_add(1, Ordering::Relaxed);
-        let record = match parse(number, &text) {
+        let record = match parse(number, &text, options.project) {
             Ok(record) => record,
             Err(message) => {
                 tally.fail("invalid line", || format!("line {number}: {message}"));
@@ -92,7 +104,7 @@ pub async fn replay_http(options: HttpReplayOptions) -> Result<ReplayReport, Too
         let (client, tally, options) = (client.clone(), Arc::clone(&tally), options.clone());
         let url = format!("{base}/api/v1/projects/{}/sessions", record.project_id);
         tasks.spawn(async move {
-            post(&client, &url, &options, &tally, record).await;
+            replay_record(&client, &url, &options, &tally, record).await;
             drop(permit);
         });
         while let Some(joined) = tasks.try_join_next() {
@@ -110,9 +122,23 @@ pub async fn replay_http(options: HttpReplayOptions) -> Result<ReplayReport, Too
     ))
 }
 
-fn parse(number: u64, text: &str) -> Result<Record, String> {
-    let line: Line = serde_json::from_str(text).map_err(|error| error.to_string())?;
-    if line.project_id <= 0 {
+fn parse(number: u64, text: &str, project: Option<i64>) -> Result<Record, String> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|error| error.to_string())?;
+    let exported = value
+        .as_object()
+        .filter(|line| replay_export::is_export_line(line))
+        .map(replay_export::parse);
+    if let Some(exported) = exported {
+        let project_id = project.ok_or("a line of an export needs --project")?;
+        return Ok(Record {
+            number,
+            project_id,
+            payload: Payload::Exported(exported?),
+        });
+    }
+    let line: Line = serde_json::from_value(value).map_err(|error| error.to_string())?;
+    let project_id = project.unwrap_or(line.project_id);
+    if project_id <= 0 {
         return Err("project_id must be a positive integer".into());
     }
     if !line.session.is_object() {
@@ -122,22 +148,27 @@ fn parse(number: u64, text: &str) -> Result<Record, String> {
         .map_err(|error| error.to_string())?;
     Ok(Record {
         number,
-        project_id: line.project_id,
-        body,
+        project_id,
+        payload: Payload::Json(body),
     })
 }
 
 /// Applies the front's decoder and the session rules, as the front would.
 fn validate(record: &Record, limits: &Limits) -> Result<(), String> {
-    let raw =
-        decode::json::decode(&record.body, limits.max_points).map_err(|error| error.to_string())?;
+    let raw = match &record.payload {
+        Payload::Json(body) => {
+            decode::json::decode(body, limits.max_points).map_err(|error| error.to_string())?
+        }
+        Payload::Exported(exported) => exported.session.clone(),
+    };
     let now = chrono::Utc::now().timestamp();
     raw.parse(limits, now)
         .map(drop)
         .map_err(|errors| errors.summary())
 }
 
-async fn post(
+/// Posts one record (and deletes an exported session that was deleted); counts the outcome.
+async fn replay_record(
     client: &reqwest::Client,
     url: &str,
     options: &HttpReplayOptions,
@@ -145,16 +176,85 @@ async fn post(
     record: Record,
 ) {
     let number = record.number;
-    let request = client
-        .post(url)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .body(record.body);
-    let request = sign(request, &options.username, &options.secret);
+    let (request, delete) = match record.payload {
+        Payload::Json(body) => (
+            client
+                .post(url)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body),
+            None,
+        ),
+        Payload::Exported(exported) => {
+            let session = &exported.session;
+            // A session is deleted only once stored, so its create waits for that.
+            let create_url = if exported.deleted {
+                format!("{url}?wait=stored")
+            } else {
+                url.to_owned()
+            };
+            let request = if replay_export::has_files(session) {
+                match replay_export::form(session) {
+                    Ok(form) => client.post(&create_url).multipart(form),
+                    Err(error) => {
+                        tally.fail("invalid line", || format!("line {number}: {error}"));
+                        return;
+                    }
+                }
+            } else {
+                client
+                    .post(&create_url)
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(replay_export::json_body(session))
+            };
+            let delete = exported
+                .deleted
+                .then(|| session.uuid.clone())
+                .flatten()
+                .map(|uuid| format!("{url}/{}", utf8_percent_encode(&uuid, NON_ALPHANUMERIC)));
+            (request, delete)
+        }
+    };
     tally.sent.fetch_add(1, Ordering::Relaxed);
-    match request.send().await {
+    let request = sign(request, &options.username, &options.secret);
+    if !outcome(request.send().await, number, tally).await {
+        return;
+    }
+    // Sent only once the create was accepted, so the front accepts the delete after it.
+    if let Some(delete) = delete {
+        if !outcome(send_delete(client, &delete, options).await, number, tally).await {
+            return;
+        }
+    }
+    tally.accepted.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Tries of a delete that finds its session not stored yet (the create's wait ran out).
+const DELETE_TRIES: u32 = 60;
+
+/// Deletes a session, waiting for its create to be stored: the front answers 404 until then.
+async fn send_delete(
+    client: &reqwest::Client,
+    url: &str,
+    options: &HttpReplayOptions,
+) -> reqwest::Result<reqwest::Response> {
+    let mut tries = 1;
+    loop {
+        let request = sign(client.delete(url), &options.username, &options.secret);
+        let response = request.send().await?;
+        if response.status() != reqwest::StatusCode::NOT_FOUND || tries == DELETE_TRIES {
+            return Ok(response);
+        }
+        tries += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+/// `true` when the front answered 2xx; else counts the failure.
+async fn outcome(result: reqwest::Result<reqwest::Response>, number: u64, tally: &Tally) -> bool {
+    match result {
         Ok(response) if response.status().is_success() => {
             let _body = response.bytes().await;
-            tally.accepted.fetch_add(1, Ordering::Relaxed);
+            true
         }
         Ok(response) => {
             let status = response.status();
@@ -174,11 +274,13 @@ async fn post(
             tally.fail(format!("HTTP {}", status.as_u16()), || {
                 format!("line {number}: HTTP {status} {message}")
             });
+            false
         }
         Err(error) => {
             tally.fail(transport_reason(&error), || {
                 format!("line {number}: {error}")
             });
+            false
         }
     }
 }
