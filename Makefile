@@ -16,7 +16,7 @@ PREFIX ?= /usr/local
 # nextest where installed (dev machines and CI have it), plain cargo test otherwise.
 TEST_RUNNER = $(if $(shell cargo nextest --version 2>/dev/null),cargo nextest run,cargo test)
 
-.PHONY: help services contract-tools build install migrate demo run run-front run-consumer fmt lint test bench fuzz chaos cluster replica hostile clean
+.PHONY: help services contract-tools build install migrate demo run run-front run-consumer fmt lint test bench fuzz chaos cluster replica hostile export-bench clean
 
 help: ## Show this list
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-13s %s\n", $$1, $$2}'
@@ -80,6 +80,9 @@ replica: services ## Start a PostgreSQL streaming standby on 127.0.0.1:5433 (scr
 
 hostile: services ## The front's peak memory for each hostile body shape (scripts/hostile.sh)
 	@bash scripts/hostile.sh
+
+export-bench: services ## Export 100k and 1M sessions through a release front: rate, peak memory (scripts/export_bench.sh)
+	@bash scripts/export_bench.sh
 
 fuzz: ## Fuzz the body and message decoders (FUZZ_SECONDS per target, default 60)
 	@bash scripts/fuzz.sh
