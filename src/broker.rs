@@ -13,8 +13,8 @@ use lapin::{BasicProperties, Channel};
 pub use connector::{Connector, connect};
 pub use publisher::Publisher;
 pub use topology::{
-    TopologyError, declare_topology, declare_unpartitioned, refuse_extra_partitions,
-    require_partitions,
+    TopologyError, declare_events_exchange, declare_topology, declare_unpartitioned,
+    refuse_extra_partitions, require_partitions,
 };
 
 use crate::wire::{self, Upload};
@@ -97,8 +97,56 @@ pub async fn publish_confirmed(
             body,
             properties,
         )
-        .await?
         .await?;
+    confirmed(confirm.await?)
+}
+
+/// One message of [`publish_all_confirmed`].
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    /// Its routing key.
+    pub routing_key: String,
+    /// Its body.
+    pub body: Vec<u8>,
+    /// Its properties.
+    pub properties: BasicProperties,
+}
+
+/// Publishes every message before waiting for any confirm (a batch costs one round trip, not
+/// one per message), and waits until all are confirmed, at most `timeout`. Not mandatory:
+/// for messages that may rightly reach no queue (an exchange nobody subscribed to yet).
+pub async fn publish_all_confirmed(
+    channel: &Channel,
+    exchange: &str,
+    messages: &[Outgoing],
+    timeout: std::time::Duration,
+) -> Result<(), PublishError> {
+    let all = async {
+        let mut confirms = Vec::with_capacity(messages.len());
+        for message in messages {
+            let confirm = channel
+                .basic_publish(
+                    exchange.into(),
+                    message.routing_key.as_str().into(),
+                    BasicPublishOptions::default(),
+                    &message.body,
+                    message.properties.clone(),
+                )
+                .await?;
+            confirms.push(confirm);
+        }
+        for confirm in confirms {
+            confirmed(confirm.await?)?;
+        }
+        Ok(())
+    };
+    tokio::time::timeout(timeout, all)
+        .await
+        .unwrap_or(Err(PublishError::Timeout))
+}
+
+/// A broker's answer to one publish, as a result.
+fn confirmed(confirm: lapin::Confirmation) -> Result<(), PublishError> {
     if confirm.is_nack() {
         return Err(PublishError::Nacked);
     }

@@ -156,6 +156,13 @@ pub struct ConsumerConfig {
     /// A single number is accepted too (`INTAKE_CONSUMER__PARTITIONS=1` arrives as one).
     #[serde(default, deserialize_with = "partition_list")]
     pub partitions: String,
+    /// Publish a stored-event for every upload of a batch (to `broker.events_exchange`)
+    /// after it commits and before it is acked (docs/EVENTS.md).
+    #[serde(default)]
+    pub events: bool,
+    /// How long a batch's events may wait for the broker's confirms; past it the batch is
+    /// not acked, and the broker delivers it again.
+    pub event_confirm_timeout_ms: u64,
 }
 
 /// PostgreSQL settings.
@@ -199,6 +206,9 @@ pub struct BrokerConfig {
     pub dead_letter_exchange: String,
     /// Queue holding them until an operator requeues or purges them.
     pub dead_letter_queue: String,
+    /// Durable topic exchange of stored-events (with `consumer.events`), routing key
+    /// `<project>.<kind>`.
+    pub events_exchange: String,
     /// Deliveries after which the broker itself dead-letters a message (crash loops).
     pub delivery_limit: u32,
     /// First delay between connection attempts; doubles up to `reconnect_max_ms`.
@@ -302,6 +312,13 @@ impl Config {
 
 fn invalid(message: &str) -> ConfigError {
     ConfigError::Rule(message.to_owned())
+}
+
+impl ConsumerConfig {
+    /// The event confirm timeout.
+    pub fn event_confirm_timeout(&self) -> Duration {
+        Duration::from_millis(self.event_confirm_timeout_ms)
+    }
 }
 
 impl FrontConfig {

@@ -9,6 +9,7 @@ pub mod broker;
 pub mod config;
 pub mod consumer;
 pub mod decode;
+pub mod events;
 pub mod export;
 pub mod file;
 pub mod front;

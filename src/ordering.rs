@@ -209,6 +209,18 @@ impl Stamps {
         let points = touched.points.iter().map(|p| self.points.get(p));
         fields.chain(points).all(|stamp| !self.wins(stamp, order))
     }
+
+    /// Whether the stored state holds the write of `order` itself: the row's create is it,
+    /// or a field or point it wrote still carries its stamp. A redelivered write that is
+    /// now a no-op is told apart this way from one that a newer write overtook.
+    pub fn hold(&self, touched: &Touched, order: Order) -> bool {
+        if touched.create {
+            return self.create == Some(order);
+        }
+        let fields = touched.fields.iter().map(|f| self.fields.get(f));
+        let points = touched.points.iter().map(|p| self.points.get(p));
+        fields.chain(points).any(|stamp| stamp == Some(&order))
+    }
 }
 
 #[cfg(test)]

@@ -95,6 +95,26 @@ pub async fn declare_unpartitioned(
     declare_partition(channel, config, 0).await
 }
 
+/// The durable topic exchange of stored-events (consumers with `consumer.events`, and the
+/// tools that subscribe to it; idempotent).
+pub async fn declare_events_exchange(
+    channel: &Channel,
+    config: &BrokerConfig,
+) -> Result<(), lapin::Error> {
+    let durable = ExchangeDeclareOptions {
+        durable: true,
+        ..ExchangeDeclareOptions::default()
+    };
+    channel
+        .exchange_declare(
+            config.events_exchange.as_str().into(),
+            ExchangeKind::Topic,
+            durable,
+            FieldTable::default(),
+        )
+        .await
+}
+
 /// One partition's quorum queue, bound with its routing key, dead-lettering to the one
 /// dead-letter exchange.
 async fn declare_partition(

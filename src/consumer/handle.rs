@@ -5,8 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use diesel::PgConnection;
 use tokio_util::sync::CancellationToken;
 
+use super::events::Subject;
 use crate::session::Limits;
 use crate::store::write::{BatchOutcome, write_batch};
 use crate::store::{Store, StoreError};
@@ -32,6 +34,16 @@ pub struct Retry {
     pub max: Duration,
 }
 
+/// A batch decided: what became of each message, and what each was about (`None` for a
+/// body that could not be decoded), by position.
+#[derive(Debug, Clone, Default)]
+pub struct Decided {
+    /// What became of each message.
+    pub outcomes: Vec<Outcome>,
+    /// The upload each message held.
+    pub subjects: Vec<Option<Subject>>,
+}
+
 /// Shutdown was requested while a write was still failing: nothing was decided, nothing may
 /// be acked, and the broker will redeliver the messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -48,13 +60,15 @@ pub async fn process(
     bodies: &[&[u8]],
     retry: Retry,
     cancel: &CancellationToken,
-) -> Result<Vec<Outcome>, Stopped> {
+) -> Result<Decided, Stopped> {
     let mut outcomes = vec![Outcome::Superseded; bodies.len()];
+    let mut subjects = vec![None; bodies.len()];
     let mut uploads = Vec::with_capacity(bodies.len());
     let mut positions = Vec::with_capacity(bodies.len());
     let now_micros = chrono::Utc::now().timestamp_micros();
     for (position, body) in bodies.iter().enumerate() {
         let decoded = Upload::decode(body, limits);
+        subjects[position] = decoded.as_ref().ok().map(Subject::of);
         if let Some(reason) = decoded
             .as_ref()
             .ok()
@@ -72,7 +86,7 @@ pub async fn process(
         }
     }
     if uploads.is_empty() {
-        return Ok(outcomes);
+        return Ok(Decided { outcomes, subjects });
     }
     let uploads = Arc::new(uploads);
     match write_retrying(store, Arc::clone(&uploads), retry, cancel).await? {
@@ -97,7 +111,7 @@ pub async fn process(
             }
         }
     }
-    Ok(outcomes)
+    Ok(Decided { outcomes, subjects })
 }
 
 /// Why an upload's receive time cannot be a front's stamp: it is further ahead of `now` than
@@ -144,15 +158,29 @@ async fn write_retrying(
     retry: Retry,
     cancel: &CancellationToken,
 ) -> Result<Result<BatchOutcome, StoreError>, Stopped> {
+    let cache = store.known_projects();
+    run_retrying(store, retry, cancel, move |conn| {
+        write_batch(conn, &uploads, &cache)
+    })
+    .await
+}
+
+/// Runs `work` until it succeeds or fails for good, retrying transient database failures
+/// with backoff until `cancel` fires (`Err(Stopped)`).
+pub(super) async fn run_retrying<T, F>(
+    store: &Store,
+    retry: Retry,
+    cancel: &CancellationToken,
+    work: F,
+) -> Result<Result<T, StoreError>, Stopped>
+where
+    T: Send + 'static,
+    F: Fn(&mut PgConnection) -> Result<T, StoreError> + Clone + Send + 'static,
+{
     let mut delay = retry.initial;
     loop {
-        let batch = Arc::clone(&uploads);
-        let cache = store.known_projects();
-        match store
-            .run(move |conn| write_batch(conn, &batch, &cache))
-            .await
-        {
-            Ok(outcome) => return Ok(Ok(outcome)),
+        match store.run(work.clone()).await {
+            Ok(done) => return Ok(Ok(done)),
             Err(error) if error.is_transient() => {
                 metrics::counter!("intake_write_retries_total").increment(1);
                 tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "database write failed; will retry");

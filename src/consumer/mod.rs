@@ -1,7 +1,9 @@
 //! The queue consumer: take deliveries with a bounded prefetch, gather them into batches,
-//! decide each batch ([`handle::process`]), dead-letter what can never be stored, and only
-//! then ack the batch with one `multiple` ack. Reconnects to RabbitMQ by itself.
+//! decide each batch ([`handle::process`]), dead-letter what can never be stored, publish
+//! the batch's stored-events when they are on ([`events`]), and only then ack the batch with
+//! one `multiple` ack. Reconnects to RabbitMQ by itself.
 
+pub mod events;
 pub mod handle;
 pub mod http;
 mod prefetch;
@@ -84,7 +86,11 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), Refuse
         // A lost node: the next one is tried at once. Anything else (a refused declare, a
         // channel error) must not spin.
         if !node_lost {
-            tokio::time::sleep(Duration::from_millis(config.broker.reconnect_initial_ms)).await;
+            let pause = Duration::from_millis(config.broker.reconnect_initial_ms);
+            tokio::select! {
+                () = cancel.cancelled() => break,
+                () = tokio::time::sleep(pause) => {}
+            }
         }
     }
     let _ = listener.await;
@@ -101,6 +107,9 @@ async fn serve(
     let partitions = config.consumer_partitions().map_err(BrokerLost::Topology)?;
     let setup = conn.create_channel().await?;
     broker::declare_topology(&setup, &config.broker).await?;
+    if config.consumer.events {
+        broker::declare_events_exchange(&setup, &config.broker).await?;
+    }
     setup.close(200, "topology declared".into()).await?;
     broker::refuse_extra_partitions(conn, &config.broker)
         .await
@@ -120,6 +129,14 @@ async fn serve(
             queue: queue_name(&config.broker, partition.unwrap_or(0)),
             consume: conn.create_channel().await?,
             dead_letters: conn.create_channel().await?,
+            events: match config.consumer.events {
+                true => Some(events::Publisher {
+                    channel: conn.create_channel().await?,
+                    exchange: config.broker.events_exchange.clone(),
+                    timeout: config.consumer.event_confirm_timeout(),
+                }),
+                false => None,
+            },
             config: Arc::clone(config),
             store: store.clone(),
             stats: Arc::clone(stats),
@@ -148,6 +165,7 @@ struct Worker {
     queue: String,
     consume: Channel,
     dead_letters: Channel,
+    events: Option<events::Publisher>,
     config: Arc<Config>,
     store: Store,
     stats: Arc<Stats>,
@@ -155,10 +173,14 @@ struct Worker {
 }
 
 impl Worker {
-    /// Closes both channels before the connection goes, so a clean stop is quiet and the
+    /// Closes its channels before the connection goes, so a clean stop is quiet and the
     /// broker requeues this worker's unacked deliveries at once.
     async fn close(&self) {
-        for channel in [&self.consume, &self.dead_letters] {
+        let events = self.events.as_ref().map(|events| &events.channel);
+        for channel in [&self.consume, &self.dead_letters]
+            .into_iter()
+            .chain(events)
+        {
             if channel.status().connected() {
                 broker::close_quietly(channel.close(200, "consumer stopping".into())).await;
             }
@@ -170,6 +192,12 @@ impl Worker {
         self.dead_letters
             .confirm_select(ConfirmSelectOptions::default())
             .await?;
+        if let Some(events) = &self.events {
+            events
+                .channel
+                .confirm_select(ConfirmSelectOptions::default())
+                .await?;
+        }
         let retry = Retry {
             initial: Duration::from_millis(settings.retry_initial_ms.max(1)),
             max: Duration::from_millis(settings.retry_max_ms.max(1)),
@@ -279,7 +307,7 @@ impl Worker {
         Ok((batch, false))
     }
 
-    /// Decides, dead-letters and acks one batch. `None` when shutdown interrupted it (the
+    /// Decides, dead-letters, publishes the events of and acks one batch. `None` when shutdown interrupted it (the
     /// batch stays unacked and will be redelivered).
     async fn handle(
         &self,
@@ -292,7 +320,7 @@ impl Worker {
         record_deliveries(batch, redelivered);
         let started = std::time::Instant::now();
         let skew = Duration::from_secs(self.config.consumer.max_clock_skew_seconds);
-        let outcomes = match process(
+        let decided = match process(
             &self.store,
             &self.config.limits,
             skew,
@@ -302,19 +330,36 @@ impl Worker {
         )
         .await
         {
-            Ok(outcomes) => outcomes,
+            Ok(decided) => decided,
             Err(Stopped) => return Ok(None),
         };
         metrics::histogram!("intake_batch_write_seconds").record(started.elapsed().as_secs_f64());
-        for (delivery, outcome) in batch.iter().zip(&outcomes) {
+        for (delivery, outcome) in batch.iter().zip(&decided.outcomes) {
             if let Outcome::DeadLetter(reason) = outcome {
                 self.dead_letter(delivery, reason).await?;
             }
         }
+        if let Some(publisher) = &self.events {
+            let kinds = match events::kinds(&self.store, &decided, retry, cancel).await {
+                Ok(Ok(kinds)) => kinds,
+                Ok(Err(error)) => {
+                    return Err(BrokerLost::Other(format!(
+                        "cannot read the stored stamps for the events: {error}"
+                    )));
+                }
+                Err(Stopped) => return Ok(None),
+            };
+            // Unconfirmed events leave the batch unacked: the connection is rebuilt and the
+            // broker delivers the batch again, which emits the events again.
+            publisher
+                .publish(batch, &decided, &kinds)
+                .await
+                .map_err(|error| publish_failed("event", error))?;
+        }
         if let Some(last) = batch.last() {
             last.acker.ack(BasicAckOptions { multiple: true }).await?;
         }
-        self.stats.record(&outcomes, redelivered);
+        self.stats.record(&decided.outcomes, redelivered);
         Ok(Some(()))
     }
 
@@ -344,10 +389,14 @@ impl Worker {
             properties,
         )
         .await
-        .map_err(|error| match error {
-            broker::PublishError::Amqp(error) => BrokerLost::Amqp(error),
-            other => BrokerLost::Other(format!("dead-letter publish failed: {other}")),
-        })
+        .map_err(|error| publish_failed("dead-letter", error))
+    }
+}
+
+fn publish_failed(what: &str, error: broker::PublishError) -> BrokerLost {
+    match error {
+        broker::PublishError::Amqp(error) => BrokerLost::Amqp(error),
+        other => BrokerLost::Other(format!("{what} publish failed: {other}")),
     }
 }
 

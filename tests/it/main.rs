@@ -6,6 +6,7 @@ mod common;
 mod contract;
 mod create_session;
 mod encodings;
+mod events;
 mod examples;
 mod export;
 mod export_stream;

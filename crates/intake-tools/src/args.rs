@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-pub use crate::commands::{run_dlq, run_export, run_loadgen, run_replay};
+pub use crate::commands::{run_dlq, run_events, run_export, run_loadgen, run_replay};
 use crate::dlq::Filter;
 use crate::loadgen_payload::Mix;
 pub use crate::purge_cmd::run_purge;
@@ -185,6 +185,20 @@ pub struct ReplayBrokerArgs {
     /// No progress lines on stderr.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// `intake events …`.
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Print stored-events as they are published, one JSON line each, until stopped.
+    Tail {
+        /// Only this project's events (its id).
+        #[arg(long)]
+        project: Option<i64>,
+        /// Only events of this kind: stored, superseded, deleted or dead-lettered.
+        #[arg(long)]
+        kind: Option<intake::events::Kind>,
+    },
 }
 
 /// `intake dlq …`.

@@ -1,6 +1,6 @@
 //! The `intake` admin command: migrations, projects, users, grants, request signing, the
 //! demo set-up `make run` prints, the configuration, and the operators' tools (`loadgen`,
-//! `replay`, `dlq`, `export`, `purge`).
+//! `replay`, `dlq`, `export`, `purge`, `events tail`).
 
 use std::path::PathBuf;
 
@@ -9,7 +9,8 @@ use clap::{Parser, Subcommand};
 
 use crate::accounts::{self, GrantCommand, ProjectCommand, UserCommand};
 use crate::args::{
-    self as tool_args, DlqCommand, ExportArgs, LoadgenArgs, PurgeArgs, ReplayCommand,
+    self as tool_args, DlqCommand, EventsCommand, ExportArgs, LoadgenArgs, PurgeArgs,
+    ReplayCommand,
 };
 use crate::config_cmd::{self, ConfigCommand};
 use crate::settings::Settings;
@@ -77,6 +78,9 @@ pub enum Command {
     Purge(Box<PurgeArgs>),
     /// Write a project's sessions as NDJSON or CSV, as the export route streams them.
     Export(ExportArgs),
+    /// Watch the stored-events consumers publish (docs/EVENTS.md).
+    #[command(subcommand)]
+    Events(EventsCommand),
 }
 
 /// Name of the project `intake demo` creates.
@@ -94,6 +98,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dlq(command) => return tool_args::run_dlq(command, &settings),
         Command::Purge(args) => return tool_args::run_purge(*args, &settings),
         Command::Export(args) => return tool_args::run_export(args, &settings),
+        Command::Events(command) => return tool_args::run_events(command, &settings),
         Command::Config(command) => return config_cmd::run(command, &settings),
         command => command,
     };
@@ -141,6 +146,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         | Command::Dlq(_)
         | Command::Purge(_)
         | Command::Export(_)
+        | Command::Events(_)
         | Command::Config(_) => {}
     }
     Ok(())

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 
-use crate::args::{DlqCommand, ExportArgs, LoadgenArgs, ReplayCommand};
+use crate::args::{DlqCommand, EventsCommand, ExportArgs, LoadgenArgs, ReplayCommand};
 use crate::dlq;
 use crate::export::{self, ExportOptions};
 use crate::loadgen::{self, Limit, LoadgenOptions, Pace};
@@ -188,6 +188,22 @@ pub fn run_replay(command: ReplayCommand, settings: &Settings) -> anyhow::Result
     if report.failed_total() > 0 {
         bail!("{} records were not replayed", report.failed_total());
     }
+    Ok(())
+}
+
+/// Runs `intake events …` against the configured broker; stops on SIGINT or SIGTERM.
+pub fn run_events(command: EventsCommand, settings: &Settings) -> anyhow::Result<()> {
+    let config = settings.load()?;
+    let EventsCommand::Tail { project, kind } = command;
+    runtime()?.block_on(async {
+        let stop = tokio_util::sync::CancellationToken::new();
+        let stopper = stop.clone();
+        tokio::spawn(async move {
+            intake::shutdown::signal().await;
+            stopper.cancel();
+        });
+        crate::events_tail::tail(&config, project, kind, stop).await
+    })?;
     Ok(())
 }
 

@@ -21,6 +21,7 @@ mod dlq_collect;
 mod dlq_entry;
 mod dlq_show;
 mod dlq_table;
+pub mod events_tail;
 pub mod export;
 mod export_output;
 pub mod loadgen;

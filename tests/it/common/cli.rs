@@ -83,7 +83,7 @@ pub fn app_config(app: &TestApp) -> String {
     format!(
         "[front]\nlisten = \"{}\"\n\n[database]\nurl = \"{}\"\n\n[broker]\nurl = \"{}\"\n\
          exchange = \"{}\"\nqueue = \"{}\"\ndead_letter_exchange = \"{}\"\n\
-         dead_letter_queue = \"{}\"\n",
+         dead_letter_queue = \"{}\"\nevents_exchange = \"{}\"\n",
         app.address,
         app.db.url,
         amqp_url(),
@@ -91,6 +91,7 @@ pub fn app_config(app: &TestApp) -> String {
         topology.queue,
         topology.dead_letter_exchange,
         topology.dead_letter_queue,
+        topology.events_exchange,
     )
 }
 

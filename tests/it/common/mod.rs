@@ -92,6 +92,7 @@ pub struct Topology {
     pub queue: String,
     pub dead_letter_exchange: String,
     pub dead_letter_queue: String,
+    pub events_exchange: String,
 }
 
 impl Topology {
@@ -101,6 +102,7 @@ impl Topology {
             queue: format!("{base}.q"),
             dead_letter_exchange: format!("{base}.dlx"),
             dead_letter_queue: format!("{base}.dlq"),
+            events_exchange: format!("{base}.events"),
         }
     }
 
@@ -139,7 +141,7 @@ impl Drop for Topology {
                         .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
                         .await;
                 }
-                for exchange in [&names.2, &names.3] {
+                for exchange in [&names.2, &names.3, &names.4] {
                     let _ = channel
                         .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
                         .await;
@@ -152,12 +154,13 @@ impl Drop for Topology {
 }
 
 impl Topology {
-    fn clone_names(&self) -> (String, String, String, String) {
+    fn clone_names(&self) -> (String, String, String, String, String) {
         (
             self.queue.clone(),
             self.dead_letter_queue.clone(),
             self.exchange.clone(),
             self.dead_letter_exchange.clone(),
+            self.events_exchange.clone(),
         )
     }
 }
@@ -172,6 +175,7 @@ pub fn test_config_for(database_url: &str, topology: &Topology) -> Config {
     config.broker.queue = topology.queue.clone();
     config.broker.dead_letter_exchange = topology.dead_letter_exchange.clone();
     config.broker.dead_letter_queue = topology.dead_letter_queue.clone();
+    config.broker.events_exchange = topology.events_exchange.clone();
     config
 }
 
