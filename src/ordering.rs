@@ -237,6 +237,30 @@ mod tests {
     }
 
     #[test]
+    fn a_write_is_held_only_while_a_register_carries_its_own_stamp() {
+        let order = |n: i64| Order(n, Uuid::now_v7());
+        let (create, delete, later) = (order(1), order(2), order(3));
+        let mut stamps = Stamps {
+            create: Some(create),
+            ..Stamps::default()
+        };
+        assert!(stamps.hold(&Touched::create(), create));
+        assert!(!stamps.hold(&Touched::create(), later));
+        let deleted = Touched {
+            create: false,
+            fields: vec![Field::IsDeleted],
+            points: Vec::new(),
+        };
+        assert!(!stamps.hold(&deleted, delete));
+        stamps.fields.insert(Field::IsDeleted, delete);
+        assert!(stamps.hold(&deleted, delete));
+        // Overtaken: reflected, but no longer held.
+        stamps.fields.insert(Field::IsDeleted, later);
+        assert!(stamps.reflect(&deleted, delete));
+        assert!(!stamps.hold(&deleted, delete));
+    }
+
+    #[test]
     fn the_receive_time_is_the_upload_ids_time() {
         let stamp = Stamp::now("a");
         let before = chrono::Utc::now().timestamp_micros();

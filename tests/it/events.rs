@@ -9,9 +9,11 @@ use intake::events::{Event, Kind, WriteKind};
 use intake_tools::events_tail::{Subscription, subscribe};
 use lapin::options::{BasicAckOptions, ExchangeDeleteOptions};
 use serde_json::json;
+use tokio::io::{AsyncBufReadExt as _, BufReader};
 
+use crate::common::cli::{Cli, text};
 use crate::common::{self, TestApp, eventually};
-use crate::faults::free_port;
+use crate::faults::{free_port, terminate};
 use crate::tools_dlq::upload;
 
 /// The next `count` events: routing key and body, failing the test after 20 s.
@@ -183,4 +185,52 @@ async fn a_batch_whose_events_failed_is_delivered_again_and_emits_them() {
     let stored = app.stored_now("s-1").await.unwrap();
     assert_eq!(stored.upload_id, upload.stamp.upload_id);
     conn.close(200, "done".into()).await.unwrap();
+}
+
+#[tokio::test]
+async fn events_tail_prints_what_it_was_asked_for_and_stops_on_sigterm() {
+    let mut app = TestApp::front_only().await;
+    app.start_consumer_with(with_events);
+    let cli = Cli::for_app(&app);
+    let project = app.project_id.to_string();
+    let mut tail = cli.spawn(&["events", "tail", "--project", &project, "--kind", "deleted"]);
+    let mut stderr = BufReader::new(tail.stderr.take().unwrap()).lines();
+    let listening = tokio::time::timeout(Duration::from_secs(20), stderr.next_line())
+        .await
+        .expect("the tail says what it listens for")
+        .unwrap()
+        .unwrap_or_default();
+    assert!(
+        listening.contains(&format!("{project}.deleted")),
+        "{listening}"
+    );
+
+    app.create_stored(&json!({"session": {"uuid": "s-1", "unit_id": "u"}}))
+        .await;
+    let path = app.project_path("/sessions/s-1");
+    let (status, _) = app.send_json(reqwest::Method::DELETE, &path, None).await;
+    assert_eq!(status, 202);
+    let mut stdout = BufReader::new(tail.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(20), stdout.next_line())
+        .await
+        .expect("an event printed")
+        .unwrap()
+        .unwrap();
+    let event: Event = serde_json::from_str(&line).unwrap();
+    assert_eq!(
+        (event.kind, event.uuid.as_deref()),
+        (Kind::Deleted, Some("s-1"))
+    );
+
+    terminate(&tail);
+    let status = tokio::time::timeout(Duration::from_secs(10), tail.wait())
+        .await
+        .expect("the tail stops")
+        .unwrap();
+    assert!(status.success(), "{status}");
+
+    let refused = cli.run(&["events", "tail", "--kind", "gone"]).await;
+    let (_, errors) = text(&refused);
+    assert_eq!(refused.status.code(), Some(2), "{errors}");
+    assert!(errors.contains("unknown event kind"), "{errors}");
 }

@@ -53,6 +53,20 @@ impl Cli {
         self.run_without_config(&all).await
     }
 
+    /// `intake --config site.toml ARGS…` left running, stdout and stderr piped, killed when
+    /// dropped.
+    pub fn spawn(&self, args: &[&str]) -> tokio::process::Child {
+        command(&self.dir)
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap()
+    }
+
     /// `intake ARGS…`, from the directory, with no configuration from the environment.
     pub async fn run_without_config(&self, args: &[&str]) -> Output {
         command(&self.dir).args(args).output().await.unwrap()
