@@ -3,6 +3,7 @@
 //! the batch's stored-events when they are on ([`events`]), and only then ack the batch with
 //! one `multiple` ack. Reconnects to RabbitMQ by itself.
 
+mod dead_letter;
 pub mod events;
 pub mod handle;
 pub mod http;
@@ -17,17 +18,16 @@ use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions,
 };
-use lapin::types::{AMQPValue, FieldTable, LongString};
+use lapin::types::FieldTable;
 use lapin::{Channel, Connection};
 use tokio_util::sync::CancellationToken;
 
+use self::dead_letter::publish_failed;
 use self::handle::{Outcome, Retry, Stopped, process};
 use self::prefetch::PrefetchSizer;
-use self::stats::Stats;
+use self::stats::{Stats, describe_metrics, record_deliveries};
+use crate::broker;
 use crate::broker::partition::queue_name;
-use crate::broker::{
-    self, DEAD_LETTER_ID_HEADER, DEAD_LETTERED_AT_HEADER, REASON_HEADER, publish_confirmed,
-};
 use crate::config::Config;
 use crate::store::Store;
 
@@ -361,68 +361,5 @@ impl Worker {
         }
         self.stats.record(&decided.outcomes, redelivered);
         Ok(Some(()))
-    }
-
-    /// Republishes the message unchanged but for the reason, dead-letter id and time headers,
-    /// confirmed, before the batch ack removes the original.
-    async fn dead_letter(&self, delivery: &Delivery, reason: &str) -> Result<(), BrokerLost> {
-        let message_id = delivery
-            .properties
-            .message_id()
-            .as_ref()
-            .map(ToString::to_string);
-        tracing::warn!(upload.id = message_id.unwrap_or_default(), %reason, "dead-lettering a message");
-        let text = |value: &str| AMQPValue::LongString(LongString::from(value.as_bytes().to_vec()));
-        let mut headers = delivery.properties.headers().clone().unwrap_or_default();
-        headers.insert(REASON_HEADER.into(), text(reason));
-        // A new id each time: a requeued upload dead-lettered again is a new dead letter.
-        let id = uuid::Uuid::now_v7().to_string();
-        headers.insert(DEAD_LETTER_ID_HEADER.into(), text(&id));
-        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-        headers.insert(DEAD_LETTERED_AT_HEADER.into(), text(&now));
-        let properties = delivery.properties.clone().with_headers(headers);
-        publish_confirmed(
-            &self.dead_letters,
-            &self.config.broker.dead_letter_exchange,
-            "",
-            &delivery.data,
-            properties,
-        )
-        .await
-        .map_err(|error| publish_failed("dead-letter", error))
-    }
-}
-
-fn publish_failed(what: &str, error: broker::PublishError) -> BrokerLost {
-    match error {
-        broker::PublishError::Amqp(error) => BrokerLost::Amqp(error),
-        other => BrokerLost::Other(format!("{what} publish failed: {other}")),
-    }
-}
-
-/// `# HELP` lines for the metrics whose names alone mislead.
-fn describe_metrics() {
-    metrics::describe_gauge!(
-        "intake_consumer_prefetch",
-        "Prefetch count in effect per worker: consumer.prefetch / 8 (at least 8) until message \
-         sizes are known, then sized to consumer.prefetch_bytes, between 8 and consumer.prefetch"
-    );
-    metrics::describe_counter!(
-        "intake_redeliveries_total",
-        "Deliveries RabbitMQ flagged as redelivered: handed back unacked by a consumer that \
-         crashed, lost its connection or was stopped mid-write (a clean stop hands none back)"
-    );
-}
-
-fn record_deliveries(batch: &[Delivery], redelivered: usize) {
-    metrics::counter!("intake_deliveries_total").increment(batch.len() as u64);
-    metrics::counter!("intake_redeliveries_total").increment(redelivered as u64);
-    metrics::histogram!("intake_batch_size").record(batch.len() as f64);
-    let now = chrono::Utc::now().timestamp();
-    for delivery in batch {
-        if let Some(sent) = delivery.properties.timestamp() {
-            let lag = now.saturating_sub(i64::try_from(*sent).unwrap_or(now));
-            metrics::histogram!("intake_queue_lag_seconds").record(lag.max(0) as f64);
-        }
     }
 }

@@ -1,10 +1,11 @@
 //! Running totals of what the consumer did, logged periodically so an operator can see
-//! progress without a metrics system.
+//! progress without a metrics system; and the delivery metrics each batch records.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use lapin::message::Delivery;
 use tokio_util::sync::CancellationToken;
 
 use super::handle::Outcome;
@@ -82,6 +83,33 @@ impl Stats {
                 );
                 last = now;
             }
+        }
+    }
+}
+
+/// `# HELP` lines for the metrics whose names alone mislead.
+pub(super) fn describe_metrics() {
+    metrics::describe_gauge!(
+        "intake_consumer_prefetch",
+        "Prefetch count in effect per worker: consumer.prefetch / 8 (at least 8) until message \
+         sizes are known, then sized to consumer.prefetch_bytes, between 8 and consumer.prefetch"
+    );
+    metrics::describe_counter!(
+        "intake_redeliveries_total",
+        "Deliveries RabbitMQ flagged as redelivered: handed back unacked by a consumer that \
+         crashed, lost its connection or was stopped mid-write (a clean stop hands none back)"
+    );
+}
+
+pub(super) fn record_deliveries(batch: &[Delivery], redelivered: usize) {
+    metrics::counter!("intake_deliveries_total").increment(batch.len() as u64);
+    metrics::counter!("intake_redeliveries_total").increment(redelivered as u64);
+    metrics::histogram!("intake_batch_size").record(batch.len() as f64);
+    let now = chrono::Utc::now().timestamp();
+    for delivery in batch {
+        if let Some(sent) = delivery.properties.timestamp() {
+            let lag = now.saturating_sub(i64::try_from(*sent).unwrap_or(now));
+            metrics::histogram!("intake_queue_lag_seconds").record(lag.max(0) as f64);
         }
     }
 }
