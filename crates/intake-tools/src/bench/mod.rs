@@ -6,7 +6,10 @@ pub mod broker;
 pub mod database;
 pub mod http;
 pub mod list;
+pub mod machine;
 pub mod median;
+pub mod report;
+pub mod sample;
 
 use serde::Serialize;
 

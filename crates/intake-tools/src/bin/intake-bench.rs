@@ -56,6 +56,46 @@ enum Stage {
         #[arg(required = true)]
         runs: Vec<PathBuf>,
     },
+    /// Write results.json and summary.md from the raw outputs of a run in `--dir`, and print
+    /// the summary.
+    Report {
+        #[arg(long)]
+        dir: PathBuf,
+        /// Where to ask PostgreSQL's version.
+        #[arg(long, default_value = "postgres://intake:intake@127.0.0.1:5432/intake")]
+        admin_database_url: String,
+    },
+    /// Write the front's and the consumer's RSS and peak RSS (KiB) as JSON to `--out`.
+    Memory {
+        #[arg(long)]
+        front: u32,
+        #[arg(long)]
+        consumer: u32,
+        #[arg(long)]
+        out: PathBuf,
+        /// Also say the peaks on stderr.
+        #[arg(long)]
+        say_peak: bool,
+    },
+    /// Write the cores each part of the pipeline uses over the next `--seconds` as JSON to
+    /// `--out` (RabbitMQ and PostgreSQL found by process name).
+    CpuSplit {
+        #[arg(long)]
+        loadgen: u32,
+        #[arg(long)]
+        front: u32,
+        #[arg(long)]
+        consumer: u32,
+        #[arg(long)]
+        seconds: f64,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print the busy share of the whole machine over `--seconds`, in percent.
+    MachineBusy {
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+    },
     /// Raw set-based upsert beside the consumer's batch write, same rows.
     Database {
         #[arg(long, default_value_t = 100_000)]
@@ -83,6 +123,55 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.stage {
         Stage::BareHttp { listen } => bench::http::serve_bare(listen).await?,
         Stage::Median { out, runs } => fold_runs(&out, &runs)?,
+        Stage::Memory {
+            front,
+            consumer,
+            out,
+            say_peak,
+        } => {
+            let memory = bench::sample::Memory::of(front, consumer);
+            bench::sample::write_json(&out, &memory)?;
+            if say_peak {
+                let mib = |kib: Option<u64>| {
+                    kib.map_or_else(|| "?".into(), |kib| (kib / 1024).to_string())
+                };
+                eprintln!(
+                    "  peak RSS: front {} MiB, consumer {} MiB",
+                    mib(memory.front_peak_kib),
+                    mib(memory.consumer_peak_kib)
+                );
+            }
+        }
+        Stage::CpuSplit {
+            loadgen,
+            front,
+            consumer,
+            seconds,
+            out,
+        } => {
+            let pipeline = bench::sample::Pipeline {
+                loadgen,
+                front,
+                consumer,
+            };
+            let seconds = std::time::Duration::try_from_secs_f64(seconds)
+                .context("--seconds must be a positive number")?;
+            let split = bench::sample::CpuSplit::measure(pipeline, seconds);
+            bench::sample::write_json(&out, &split)?;
+            eprintln!("  CPU (cores): {split}");
+        }
+        Stage::MachineBusy { seconds } => {
+            let seconds = std::time::Duration::try_from_secs_f64(seconds)
+                .context("--seconds must be a positive number")?;
+            println!("{}", bench::sample::machine_busy_percent(seconds));
+        }
+        Stage::Report {
+            dir,
+            admin_database_url,
+        } => {
+            let machine = bench::machine::describe(&admin_database_url);
+            print!("{}", bench::report::write(&dir, machine)?);
+        }
         Stage::FrontDiscard { listen } => {
             let mut config = Config::load()?;
             config.front.listen = listen;
