@@ -9,8 +9,7 @@ use clap::{Parser, Subcommand};
 
 use crate::accounts::{self, GrantCommand, ProjectCommand, UserCommand};
 use crate::args::{
-    self as tool_args, DlqCommand, EventsCommand, ExportArgs, LoadgenArgs, PurgeArgs,
-    ReplayCommand,
+    self as tool_args, DlqCommand, EventsCommand, ExportArgs, LoadgenArgs, PurgeArgs, ReplayCommand,
 };
 use crate::config_cmd::{self, ConfigCommand};
 use crate::settings::Settings;
