@@ -9,14 +9,15 @@ use super::StoreError;
 use crate::session::PointValue;
 
 const INSERT_ATTACHMENTS: &str = "\
-INSERT INTO attachments (session_id, point, embedded, filename, content_type, size, md5, sha256,
-                         bytes)
-SELECT * FROM unnest($1::int8[], $2::text[], $3::bool[], $4::text[], $5::text[], $6::int8[],
-                     $7::bytea[], $8::bytea[], $9::bytea[])";
+INSERT INTO attachments (project_id, session_id, point, embedded, filename, content_type, size,
+                         md5, sha256, bytes)
+SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[], $4::bool[], $5::text[], $6::text[],
+                     $7::int8[], $8::bytea[], $9::bytea[], $10::bytea[])";
 
 /// New attachment rows, one array per column.
 #[derive(Default)]
 pub(super) struct AttachmentColumns<'a> {
+    project_id: Vec<i64>,
     session_id: Vec<i64>,
     point: Vec<&'a str>,
     embedded: Vec<bool>,
@@ -29,11 +30,18 @@ pub(super) struct AttachmentColumns<'a> {
 }
 
 impl<'a> AttachmentColumns<'a> {
-    /// Adds a binary point (an embedded `rawData` or a file); text points are skipped.
-    pub(super) fn push(&mut self, session_id: i64, point: &'a str, value: &'a PointValue) {
+    /// Adds a binary point (an embedded `rawData` or a file) of the session row
+    /// `(project id, id)`; text points are skipped.
+    pub(super) fn push(
+        &mut self,
+        (project_id, session_id): (i64, i64),
+        point: &'a str,
+        value: &'a PointValue,
+    ) {
         let Some(attachment) = value.attachment() else {
             return;
         };
+        self.project_id.push(project_id);
         self.session_id.push(session_id);
         self.point.push(point);
         self.embedded.push(attachment.embedded);
@@ -56,6 +64,7 @@ pub(super) fn insert_attachments(
         return Ok(());
     }
     diesel::sql_query(INSERT_ATTACHMENTS)
+        .bind::<Array<BigInt>, _>(columns.project_id)
         .bind::<Array<BigInt>, _>(columns.session_id)
         .bind::<Array<Text>, _>(columns.point)
         .bind::<Array<Bool>, _>(columns.embedded)

@@ -36,8 +36,14 @@ const ROW_COLUMNS: &str = "s.id, s.project_id, s.uuid, s.placeholder, s.received
   s.point_stamps";
 
 const DELETE_ATTACHMENTS: &str = "\
-DELETE FROM attachments AS a USING unnest($1::int8[], $2::text[]) AS d(session_id, point)
-WHERE a.session_id = d.session_id AND a.point = d.point";
+DELETE FROM attachments AS a
+USING unnest($1::int8[], $2::int8[], $3::text[]) AS d(project_id, session_id, point)
+WHERE a.project_id = d.project_id AND a.session_id = d.session_id AND a.point = d.point";
+
+const BINARY_POINTS: &str = "\
+SELECT a.project_id, a.session_id, a.point FROM attachments AS a
+JOIN unnest($1::int8[], $2::int8[]) AS k(project_id, session_id)
+  ON a.project_id = k.project_id AND a.session_id = k.session_id";
 
 /// A session row with everything the merge needs (no attachment bytes).
 #[derive(QueryableByName)]
@@ -63,12 +69,19 @@ struct Row {
 #[derive(QueryableByName)]
 struct BinaryPoint {
     #[diesel(sql_type = BigInt)]
+    project_id: i64,
+    #[diesel(sql_type = BigInt)]
     session_id: i64,
     #[diesel(sql_type = Text)]
     point: String,
 }
 
 impl Row {
+    /// The row's primary key: (project id, id).
+    fn id(&self) -> (i64, i64) {
+        (self.key.key.project_id, self.key.id)
+    }
+
     fn state(&self, binaries: &[String]) -> Result<State, StoreError> {
         let mut points: BTreeMap<String, Point> = match &self.points {
             serde_json::Value::Object(map) => map
@@ -108,16 +121,15 @@ pub(super) fn apply(
     }
     ensure_rows(conn, pending)?;
     let rows = lock_rows(conn, pending)?;
-    let ids: Vec<i64> = rows.iter().map(|row| row.key.id).collect();
-    let binaries = binary_points(conn, &ids)?;
+    let binaries = binary_points(conn, &rows)?;
     let mut stored = Vec::new();
     let mut merged: Vec<(&Row, State)> = Vec::new();
-    let mut removed = (Vec::new(), Vec::new());
+    let mut removed = (Vec::new(), Vec::new(), Vec::new());
     for row in &rows {
         let Some(writes) = pending.get(&row.key.key.as_key()) else {
             continue;
         };
-        let names = binaries.get(&row.key.id).map_or(&[][..], Vec::as_slice);
+        let names = binaries.get(&row.id()).map_or(&[][..], Vec::as_slice);
         let mut state = row.state(names)?;
         let mut changed = false;
         for (position, upload) in writes {
@@ -131,8 +143,9 @@ pub(super) fn apply(
         }
         for name in names {
             if state.points.get(name) != Some(&Point::Stored) {
-                removed.0.push(row.key.id);
-                removed.1.push(name.clone());
+                removed.0.push(row.key.key.project_id);
+                removed.1.push(row.key.id);
+                removed.2.push(name.clone());
             }
         }
         merged.push((row, state));
@@ -141,14 +154,15 @@ pub(super) fn apply(
     if !removed.0.is_empty() {
         diesel::sql_query(DELETE_ATTACHMENTS)
             .bind::<Array<BigInt>, _>(removed.0)
-            .bind::<Array<Text>, _>(removed.1)
+            .bind::<Array<BigInt>, _>(removed.1)
+            .bind::<Array<Text>, _>(removed.2)
             .execute(conn)?;
     }
     let mut columns = AttachmentColumns::default();
     for (row, state) in &merged {
         for (name, point) in &state.points {
             if let Point::New(value) = point {
-                columns.push(row.key.id, name, value);
+                columns.push(row.id(), name, value);
             }
         }
     }
@@ -191,17 +205,22 @@ fn lock_rows(conn: &mut PgConnection, pending: &Pending<'_>) -> Result<Vec<Row>,
     Ok(bind_keys(&query, pending.keys().copied()).load(conn)?)
 }
 
+/// The names of the binary points each row already has, by (project id, id).
 fn binary_points(
     conn: &mut PgConnection,
-    ids: &[i64],
-) -> Result<HashMap<i64, Vec<String>>, StoreError> {
-    let rows: Vec<BinaryPoint> =
-        diesel::sql_query("SELECT session_id, point FROM attachments WHERE session_id = ANY($1)")
-            .bind::<Array<BigInt>, _>(ids)
-            .load(conn)?;
-    let mut names: HashMap<i64, Vec<String>> = HashMap::new();
-    for row in rows {
-        names.entry(row.session_id).or_default().push(row.point);
+    rows: &[Row],
+) -> Result<HashMap<(i64, i64), Vec<String>>, StoreError> {
+    let (projects, ids): (Vec<i64>, Vec<i64>) = rows.iter().map(Row::id).unzip();
+    let found: Vec<BinaryPoint> = diesel::sql_query(BINARY_POINTS)
+        .bind::<Array<BigInt>, _>(projects)
+        .bind::<Array<BigInt>, _>(ids)
+        .load(conn)?;
+    let mut names: HashMap<(i64, i64), Vec<String>> = HashMap::new();
+    for point in found {
+        names
+            .entry((point.project_id, point.session_id))
+            .or_default()
+            .push(point.point);
     }
     Ok(names)
 }

@@ -97,7 +97,8 @@ struct Removed {
 }
 
 const REMOVE_ATTACHMENTS: &str = "\
-WITH gone AS (DELETE FROM attachments WHERE session_id = ANY($1) RETURNING size)
+WITH gone AS (DELETE FROM attachments WHERE project_id = $1 AND session_id = ANY($2)
+              RETURNING size)
 SELECT count(*) AS attachments, COALESCE(sum(size), 0)::int8 AS bytes FROM gone";
 
 const LEAVE_TOMBSTONES: &str = "\
@@ -105,8 +106,8 @@ UPDATE sessions AS s SET
   purged_at = now(), received = i.received, upload_id = i.upload_id, received_from = '',
   unit_id = '', created = 'epoch', saved = 'epoch', is_deleted = true, points = '{}',
   timezone_offset = NULL, field_stamps = '{}', point_stamps = '{}'
-FROM unnest($1::int8[], $2::timestamptz[], $3::uuid[]) AS i(id, received, upload_id)
-WHERE s.id = i.id";
+FROM unnest($2::int8[], $3::timestamptz[], $4::uuid[]) AS i(id, received, upload_id)
+WHERE s.project_id = $1 AND s.id = i.id";
 
 /// What a purge of `selection` would take now.
 pub fn count(
@@ -119,7 +120,7 @@ pub fn count(
                 COALESCE(sum(a.bytes), 0)::int8 AS bytes
          FROM sessions AS s
          LEFT JOIN LATERAL (SELECT count(*) AS n, sum(size) AS bytes FROM attachments
-                            WHERE session_id = s.id) AS a ON true
+                            WHERE project_id = s.project_id AND session_id = s.id) AS a ON true
          WHERE {}",
         selection.condition()
     );
@@ -207,9 +208,11 @@ pub fn purge_batch(
             return Ok((purged, Tally::default()));
         }
         let removed: Removed = diesel::sql_query(REMOVE_ATTACHMENTS)
+            .bind::<BigInt, _>(project_id)
             .bind::<Array<BigInt>, _>(&purged)
             .get_result(conn)?;
         diesel::sql_query(LEAVE_TOMBSTONES)
+            .bind::<BigInt, _>(project_id)
             .bind::<Array<BigInt>, _>(&purged)
             .bind::<Array<Timestamptz>, _>(received)
             .bind::<Array<diesel::sql_types::Uuid>, _>(upload_ids)

@@ -65,6 +65,22 @@ pub struct AttachmentFile {
 
 type Visible = diesel::dsl::Eq<sessions::is_deleted, bool>;
 
+/// The join of an attachment to its session: on the whole key, project first.
+type SessionOfAttachment = diesel::dsl::And<
+    diesel::dsl::Eq<sessions::project_id, attachments::project_id>,
+    diesel::dsl::Eq<sessions::id, attachments::session_id>,
+>;
+
+/// Attachments joined to their sessions.
+type AttachmentsWithSessions =
+    InnerJoinQuerySource<attachments::table, sessions::table, SessionOfAttachment>;
+
+fn session_of_attachment() -> SessionOfAttachment {
+    sessions::project_id
+        .eq(attachments::project_id)
+        .and(sessions::id.eq(attachments::session_id))
+}
+
 /// Whether a row is shown: not soft-deleted, unless deleted ones were asked for.
 fn not_deleted() -> Visible {
     sessions::is_deleted.eq(false)
@@ -91,7 +107,7 @@ pub fn load_session(
     let Some(row) = query.first(conn).optional()? else {
         return Ok(None);
     };
-    let mut views = assemble(conn, vec![row])?;
+    let mut views = assemble(conn, project_id, vec![row])?;
     Ok(views.pop())
 }
 
@@ -104,7 +120,7 @@ pub fn load_attachment(
     include_deleted: bool,
 ) -> Result<Option<AttachmentFile>, StoreError> {
     Ok(attachments::table
-        .inner_join(sessions::table)
+        .inner_join(sessions::table.on(session_of_attachment()))
         .filter(visible_point(project_id, uuid, point, include_deleted))
         .select((
             attachments::filename,
@@ -126,15 +142,10 @@ fn visible_point<'a>(
     uuid: &'a str,
     point: &'a str,
     include_deleted: bool,
-) -> Box<
-    dyn BoxableExpression<
-            InnerJoinQuerySource<attachments::table, sessions::table>,
-            Pg,
-            SqlType = Bool,
-        > + 'a,
-> {
-    let visible = sessions::project_id
+) -> Box<dyn BoxableExpression<AttachmentsWithSessions, Pg, SqlType = Bool> + 'a> {
+    let visible = attachments::project_id
         .eq(project_id)
+        .and(sessions::project_id.eq(project_id))
         .and(sessions::placeholder.eq(false))
         .and(sessions::purged_at.is_null())
         .and(sessions::uuid.eq(uuid))
@@ -156,7 +167,7 @@ pub fn has_attachment(
     include_deleted: bool,
 ) -> Result<bool, StoreError> {
     let found = attachments::table
-        .inner_join(sessions::table)
+        .inner_join(sessions::table.on(session_of_attachment()))
         .filter(visible_point(project_id, uuid, point, include_deleted))
         .select(attachments::session_id)
         .first::<i64>(conn)
@@ -172,9 +183,11 @@ fn unix(seconds: i64) -> DateTime<Utc> {
     })
 }
 
-/// Turns rows into views, loading the attachment descriptions of all of them in one query.
+/// Turns rows of one project into views, loading the attachment descriptions of all of them
+/// in one query.
 fn assemble(
     conn: &mut PgConnection,
+    project_id: i64,
     rows: Vec<SessionRow>,
 ) -> Result<Vec<SessionView>, StoreError> {
     if rows.is_empty() {
@@ -182,6 +195,7 @@ fn assemble(
     }
     let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
     let metas: Vec<AttachmentMeta> = attachments::table
+        .filter(attachments::project_id.eq(project_id))
         .filter(attachments::session_id.eq_any(&ids))
         .select((
             attachments::session_id,

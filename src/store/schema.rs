@@ -13,7 +13,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    attachments (session_id, point) {
+    attachments (project_id, session_id, point) {
         session_id -> Int8,
         point -> Text,
         embedded -> Bool,
@@ -23,6 +23,7 @@ diesel::table! {
         md5 -> Bytea,
         sha256 -> Bytea,
         bytes -> Bytea,
+        project_id -> Int8,
     }
 }
 
@@ -68,7 +69,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    sessions (id) {
+    sessions (project_id, id) {
         id -> Int8,
         project_id -> Int8,
         uuid -> Text,
@@ -88,7 +89,6 @@ diesel::table! {
     }
 }
 
-diesel::joinable!(attachments -> sessions (session_id));
 diesel::joinable!(devices -> projects (project_id));
 diesel::joinable!(project_grants -> api_users (user_id));
 diesel::joinable!(project_grants -> projects (project_id));

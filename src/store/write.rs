@@ -42,23 +42,33 @@ pub struct BatchOutcome {
     pub unknown_project: Vec<usize>,
 }
 
+/// The conditional upsert. Each row is offered a fresh id; a row that comes back with another
+/// id existed and was replaced. (`xmax <> 0` would tell the same, but a partitioned table
+/// cannot return system columns.)
 const UPSERT_SESSIONS: &str = "\
-INSERT INTO sessions AS s (project_id, uuid, unit_id, created, saved, received, received_from,
-                           upload_id, is_deleted, points, timezone_offset)
-SELECT project_id, uuid, unit_id, created, saved, received, received_from, upload_id, false,
-       points, timezone_offset
-FROM unnest($1::int8[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[],
-            $6::timestamptz[], $7::text[], $8::uuid[], $9::jsonb[], $10::int4[])
-  AS i(project_id, uuid, unit_id, created, saved, received, received_from, upload_id, points,
-       timezone_offset)
-ON CONFLICT (project_id, uuid) DO UPDATE SET
-  unit_id = EXCLUDED.unit_id, created = EXCLUDED.created, saved = EXCLUDED.saved,
-  received = EXCLUDED.received, received_from = EXCLUDED.received_from,
-  upload_id = EXCLUDED.upload_id, is_deleted = false, points = EXCLUDED.points,
-  timezone_offset = EXCLUDED.timezone_offset, purged_at = NULL
-WHERE (s.received, s.upload_id) < (EXCLUDED.received, EXCLUDED.upload_id)
-  AND NOT s.placeholder AND s.field_stamps = '{}' AND s.point_stamps = '{}'
-RETURNING id, project_id, uuid, xmax <> 0 AS replaced";
+WITH i AS (
+  SELECT nextval('sessions_id_seq') AS offered_id, *
+  FROM unnest($1::int8[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[],
+              $6::timestamptz[], $7::text[], $8::uuid[], $9::jsonb[], $10::int4[])
+    AS i(project_id, uuid, unit_id, created, saved, received, received_from, upload_id, points,
+         timezone_offset)
+), written AS (
+  INSERT INTO sessions AS s (id, project_id, uuid, unit_id, created, saved, received,
+                             received_from, upload_id, is_deleted, points, timezone_offset)
+  SELECT offered_id, project_id, uuid, unit_id, created, saved, received, received_from,
+         upload_id, false, points, timezone_offset
+  FROM i
+  ON CONFLICT (project_id, uuid) DO UPDATE SET
+    unit_id = EXCLUDED.unit_id, created = EXCLUDED.created, saved = EXCLUDED.saved,
+    received = EXCLUDED.received, received_from = EXCLUDED.received_from,
+    upload_id = EXCLUDED.upload_id, is_deleted = false, points = EXCLUDED.points,
+    timezone_offset = EXCLUDED.timezone_offset, purged_at = NULL
+  WHERE (s.received, s.upload_id) < (EXCLUDED.received, EXCLUDED.upload_id)
+    AND NOT s.placeholder AND s.field_stamps = '{}' AND s.point_stamps = '{}'
+  RETURNING s.id, s.project_id, s.uuid
+)
+SELECT w.id, w.project_id, w.uuid, w.id <> i.offered_id AS replaced
+FROM written AS w JOIN i ON i.project_id = w.project_id AND i.uuid = w.uuid";
 
 /// Rows a create could not simply replace that need the merge (the upsert above locked
 /// them, so this answer holds until commit).
@@ -68,11 +78,16 @@ JOIN unnest($1::int8[], $2::text[]) AS k(project_id, uuid)
   ON s.project_id = k.project_id AND s.uuid = k.uuid
 WHERE s.placeholder OR s.field_stamps <> '{}' OR s.point_stamps <> '{}'";
 
+/// Every attachment of the given session rows, named by (project id, id).
+const DELETE_ATTACHMENTS: &str = "\
+DELETE FROM attachments AS a USING unnest($1::int8[], $2::int8[]) AS d(project_id, session_id)
+WHERE a.project_id = d.project_id AND a.session_id = d.session_id";
+
 #[derive(QueryableByName)]
 struct WrittenRow {
     #[diesel(embed)]
     session: RowKey,
-    /// Whether the row existed (updated rather than inserted: its `xmax` is set).
+    /// Whether the row existed (updated rather than inserted: it kept its own id).
     #[diesel(sql_type = diesel::sql_types::Bool)]
     replaced: bool,
 }
@@ -210,23 +225,24 @@ fn replace_attachments(
     winners: &BTreeMap<Key<'_>, Written>,
 ) -> Result<(), StoreError> {
     // A freshly inserted row has no attachments to remove.
-    let replaced: Vec<i64> = winners
-        .values()
-        .filter(|written| written.replaced)
-        .map(|written| written.id)
-        .collect();
-    if !replaced.is_empty() {
-        diesel::sql_query("DELETE FROM attachments WHERE session_id = ANY($1)")
-            .bind::<Array<BigInt>, _>(&replaced)
+    let (projects, ids): (Vec<i64>, Vec<i64>) = winners
+        .iter()
+        .filter(|(_, written)| written.replaced)
+        .map(|((project_id, _), written)| (*project_id, written.id))
+        .unzip();
+    if !ids.is_empty() {
+        diesel::sql_query(DELETE_ATTACHMENTS)
+            .bind::<Array<BigInt>, _>(projects)
+            .bind::<Array<BigInt>, _>(ids)
             .execute(conn)?;
     }
     let mut columns = AttachmentColumns::default();
     for (key, (_, _, session)) in creates {
-        let Some(&Written { id: session_id, .. }) = winners.get(key) else {
+        let Some(&Written { id, .. }) = winners.get(key) else {
             continue;
         };
         for (name, value) in &session.points {
-            columns.push(session_id, name.as_str(), value);
+            columns.push((key.0, id), name.as_str(), value);
         }
     }
     insert_attachments(conn, columns)

@@ -27,6 +27,7 @@ mod read_list;
 mod readiness;
 mod repeated_fields;
 mod replica;
+mod shard_keys;
 mod tools_accounts;
 mod tools_cli;
 mod tools_dlq;

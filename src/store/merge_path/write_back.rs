@@ -21,16 +21,17 @@ UPDATE sessions AS s SET
   field_stamps = i.field_stamps, point_stamps = i.point_stamps,
   purged_at = CASE WHEN (s.received, s.upload_id) = (i.received, i.upload_id)
                    THEN s.purged_at END
-FROM unnest($1::int8[], $2::bool[], $3::timestamptz[], $4::uuid[], $5::text[], $6::text[],
-            $7::timestamptz[], $8::timestamptz[], $9::bool[], $10::jsonb[], $11::int4[],
-            $12::jsonb[], $13::jsonb[])
-  AS i(id, placeholder, received, upload_id, received_from, unit_id, created, saved,
-       is_deleted, points, timezone_offset, field_stamps, point_stamps)
-WHERE s.id = i.id";
+FROM unnest($1::int8[], $2::int8[], $3::bool[], $4::timestamptz[], $5::uuid[], $6::text[],
+            $7::text[], $8::timestamptz[], $9::timestamptz[], $10::bool[], $11::jsonb[],
+            $12::int4[], $13::jsonb[], $14::jsonb[])
+  AS i(project_id, id, placeholder, received, upload_id, received_from, unit_id, created,
+       saved, is_deleted, points, timezone_offset, field_stamps, point_stamps)
+WHERE s.project_id = i.project_id AND s.id = i.id";
 
 /// The columns of the rows a merge changed, one array each.
 #[derive(Default)]
 struct RowColumns<'a> {
+    project_id: Vec<i64>,
     id: Vec<i64>,
     placeholder: Vec<bool>,
     received: Vec<DateTime<Utc>>,
@@ -67,6 +68,7 @@ impl<'a> RowColumns<'a> {
         let json = |value: Result<serde_json::Value, serde_json::Error>| {
             value.map_err(|error| corrupt("stamps", error))
         };
+        self.project_id.push(row.key.key.project_id);
         self.id.push(row.key.id);
         self.placeholder.push(state.stamps.create.is_none());
         self.received.push(received);
@@ -99,6 +101,7 @@ pub(super) fn write_back(
         c.push(row, state)?;
     }
     diesel::sql_query(WRITE_BACK)
+        .bind::<Array<BigInt>, _>(c.project_id)
         .bind::<Array<BigInt>, _>(c.id)
         .bind::<Array<Bool>, _>(c.placeholder)
         .bind::<Array<Timestamptz>, _>(c.received)

@@ -2,6 +2,7 @@
 
 use diesel::prelude::*;
 
+use super::session_of_attachment;
 use crate::store::StoreError;
 use crate::store::schema::{attachments, sessions};
 
@@ -13,7 +14,8 @@ pub fn file_bytes(
     uuids: &[String],
 ) -> Result<Vec<(String, String, Vec<u8>)>, StoreError> {
     Ok(attachments::table
-        .inner_join(sessions::table)
+        .inner_join(sessions::table.on(session_of_attachment()))
+        .filter(attachments::project_id.eq(project_id))
         .filter(sessions::project_id.eq(project_id))
         .filter(sessions::uuid.eq_any(uuids))
         .filter(attachments::embedded.eq(false))

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
+use diesel::expression::{SqlLiteral, UncheckedBind};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Timestamptz};
@@ -38,11 +39,22 @@ pub struct ListFilter {
 /// holds at least one session.
 pub const MAX_PAGE_BYTES: i64 = 8 << 20;
 
+/// [`read_size`]'s SQL with its bound project.
+type ReadSize =
+    SqlLiteral<BigInt, UncheckedBind<SqlLiteral<BigInt>, diesel::dsl::AsExprOf<i64, BigInt>>>;
+
 /// The size a session takes in a read: its points as JSON text, plus its embedded binaries
-/// as base64 (4/3 of their bytes). File attachments are described, not included.
-const READ_SIZE: &str = "octet_length(sessions.points::text)::int8 + coalesce((\
-     SELECT sum(a.size) FROM attachments a WHERE a.session_id = sessions.id AND a.embedded\
-     ), 0)::int8 * 4 / 3";
+/// as base64 (4/3 of their bytes). File attachments are described, not included. The project
+/// is bound, not taken from the row, so a partitioned `attachments` is pruned to one
+/// partition when the query is planned.
+fn read_size(project_id: i64) -> ReadSize {
+    sql::<BigInt>(
+        "octet_length(sessions.points::text)::int8 + coalesce((\
+         SELECT sum(a.size) FROM attachments a WHERE a.project_id = ",
+    )
+    .bind::<BigInt, _>(project_id)
+    .sql(" AND a.session_id = sessions.id AND a.embedded), 0)::int8 * 4 / 3")
+}
 
 /// The list query: each candidate row's id, receive time and read size, boxed because its
 /// filters depend on the request.
@@ -82,11 +94,12 @@ pub fn list_sessions(
         });
     let ids: Vec<i64> = candidates[..taken].iter().map(|(id, _, _)| *id).collect();
     let rows: Vec<SessionRow> = sessions::table
+        .filter(sessions::project_id.eq(project_id))
         .filter(sessions::id.eq_any(&ids))
         .select(SessionRow::as_select())
         .order_by((sessions::received.desc(), sessions::id.desc()))
         .load(conn)?;
-    Ok((assemble(conn, rows)?, next))
+    Ok((assemble(conn, project_id, rows)?, next))
 }
 
 /// One row more than the page, so the caller knows whether another page follows.
@@ -100,7 +113,7 @@ pub(in crate::store) fn list_query(
         .filter(sessions::project_id.eq(project_id))
         .filter(sessions::placeholder.eq(false))
         .filter(sessions::purged_at.is_null())
-        .select((sessions::id, sessions::received, sql::<BigInt>(READ_SIZE)))
+        .select((sessions::id, sessions::received, read_size(project_id)))
         .order_by((sessions::received.desc(), sessions::id.desc()))
         .limit(limit.saturating_add(1))
         .into_boxed();

@@ -50,6 +50,13 @@ pub struct TestDb {
 
 impl TestDb {
     pub fn create() -> Self {
+        let db = Self::unmigrated();
+        db.store().migrate().expect("migrate the test database");
+        db
+    }
+
+    /// An empty database without any migration, for tests of the migrations themselves.
+    pub fn unmigrated() -> Self {
         let name = unique("intake_test");
         let mut admin = PgConnection::establish(&with_database(&base_database_url(), "postgres"))
             .expect("connect to the postgres database");
@@ -57,9 +64,7 @@ impl TestDb {
             .execute(&mut admin)
             .unwrap();
         let url = with_database(&base_database_url(), &name);
-        let db = Self { name, url };
-        db.store().migrate().expect("migrate the test database");
-        db
+        Self { name, url }
     }
 
     pub fn store(&self) -> Store {
@@ -449,8 +454,9 @@ pub fn load_session(url: &str, project_id: i64, uuid: &str) -> Option<StoredSess
     .ok()??;
     let attachments: Vec<AttachmentRow> = sql_query(
         "SELECT point, embedded, filename, content_type, bytes FROM attachments
-         WHERE session_id = $1 ORDER BY point",
+         WHERE project_id = $1 AND session_id = $2 ORDER BY point",
     )
+    .bind::<diesel::sql_types::BigInt, _>(project_id)
     .bind::<diesel::sql_types::BigInt, _>(row.id)
     .load(&mut conn)
     .ok()?;

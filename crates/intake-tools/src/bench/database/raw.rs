@@ -19,7 +19,8 @@ CREATE TABLE bench_sessions (LIKE sessions INCLUDING ALL);
 ALTER TABLE bench_sessions ADD FOREIGN KEY (project_id) REFERENCES projects (id);
 CREATE TABLE bench_attachments (LIKE attachments INCLUDING ALL);
 ALTER TABLE bench_attachments
-  ADD FOREIGN KEY (session_id) REFERENCES bench_sessions (id) ON DELETE CASCADE;
+  ADD FOREIGN KEY (project_id, session_id) REFERENCES bench_sessions (project_id, id)
+    ON DELETE CASCADE;
 CREATE TABLE bench_devices (LIKE devices INCLUDING ALL);
 ALTER TABLE bench_devices ADD FOREIGN KEY (project_id) REFERENCES projects (id);";
 
@@ -36,10 +37,10 @@ WHERE (s.received, s.upload_id) < (EXCLUDED.received, EXCLUDED.upload_id)
 RETURNING id, uuid, xmax <> 0 AS replaced";
 
 const RAW_ATTACHMENTS: &str = "\
-INSERT INTO bench_attachments (session_id, point, embedded, filename, content_type, size, md5,
-                               sha256, bytes)
-SELECT * FROM unnest($1::int8[], $2::text[], $3::bool[], $4::text[], $5::text[], $6::int8[],
-                     $7::bytea[], $8::bytea[], $9::bytea[])";
+INSERT INTO bench_attachments (project_id, session_id, point, embedded, filename, content_type,
+                               size, md5, sha256, bytes)
+SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[], $4::bool[], $5::text[], $6::text[],
+                     $7::int8[], $8::bytea[], $9::bytea[], $10::bytea[])";
 
 const RAW_DEVICES: &str = "\
 INSERT INTO bench_devices AS d (project_id, unit_id, first_seen, last_seen)
@@ -144,10 +145,15 @@ pub(super) fn raw_batch(conn: &mut PgConnection, chunk: &[RawRow<'_>]) -> QueryR
             .filter(|w| w.replaced)
             .map(|w| w.id)
             .collect();
+        // A bench batch is of one project, as the loadgen fleet posts to one.
+        let project_id = rows.first().map_or(0, |r| r.upload.project_id);
         if !replaced.is_empty() {
-            diesel::sql_query("DELETE FROM bench_attachments WHERE session_id = ANY($1)")
-                .bind::<Array<BigInt>, _>(replaced)
-                .execute(conn)?;
+            diesel::sql_query(
+                "DELETE FROM bench_attachments WHERE project_id = $1 AND session_id = ANY($2)",
+            )
+            .bind::<BigInt, _>(project_id)
+            .bind::<Array<BigInt>, _>(replaced)
+            .execute(conn)?;
         }
         insert_raw_attachments(conn, &rows, &written)?;
         let mut devices = BTreeMap::new();
@@ -157,7 +163,6 @@ pub(super) fn raw_batch(conn: &mut PgConnection, chunk: &[RawRow<'_>]) -> QueryR
             *seen = (*seen).max(at);
         }
         let (units, seen): (Vec<&str>, Vec<DateTime<Utc>>) = devices.into_iter().unzip();
-        let project_id = rows.first().map_or(0, |r| r.upload.project_id);
         diesel::sql_query(RAW_DEVICES)
             .bind::<Array<BigInt>, _>(vec![project_id; units.len()])
             .bind::<Array<Text>, _>(units)
@@ -207,7 +212,12 @@ fn insert_raw_attachments(
         return Ok(());
     }
     let sizes: Vec<i64> = columns.5.iter().map(|b| b.len() as i64).collect();
+    let projects: Vec<i64> = rows
+        .first()
+        .map(|r| vec![r.upload.project_id; columns.0.len()])
+        .unwrap_or_default();
     diesel::sql_query(RAW_ATTACHMENTS)
+        .bind::<Array<BigInt>, _>(projects)
         .bind::<Array<BigInt>, _>(columns.0)
         .bind::<Array<Text>, _>(columns.1)
         .bind::<Array<Bool>, _>(columns.2)
