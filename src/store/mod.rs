@@ -10,6 +10,7 @@ pub mod explain;
 mod keys;
 pub mod known_projects;
 mod merge_path;
+pub mod partition;
 pub mod purge;
 pub mod read;
 pub mod reads;

@@ -1,12 +1,18 @@
-//! Keys led by project: upgrading a populated database keeps every row and byte.
+//! Keys led by project: upgrading a populated database keeps every row and byte, and hash
+//! partitioning by project keeps them too and lets one project's list read one partition.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeSet;
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_query;
-use diesel::sql_types::Jsonb;
+use diesel::sql_types::{BigInt, Jsonb};
 use diesel_migrations::MigrationHarness;
 use intake::store::MIGRATIONS;
+use intake::store::explain::explain_list;
+use intake::store::partition::{Partitioned, partition_by_project, partition_count};
+use intake::store::read::ListFilter;
 
 use crate::common::TestDb;
 
@@ -131,4 +137,114 @@ fn shard_keys_upgrade_keeps_every_session_and_attachment_byte() {
     conn.batch_execute("DELETE FROM sessions WHERE uuid = 'uuid-1'")
         .unwrap();
     assert_eq!(attachments(&mut conn).len(), attachments_before.len() - 6);
+}
+
+#[test]
+fn shard_keys_partitioning_keeps_every_row_and_lists_from_one_partition() {
+    let db = filled_before_project_keys();
+    db.store().migrate().unwrap();
+    let mut conn = db.conn();
+    let (sessions_before, attachments_before) = (sessions(&mut conn), attachments(&mut conn));
+
+    let converted = partition_by_project(&mut conn, 4).unwrap();
+    assert_eq!(
+        converted,
+        Partitioned::Converted {
+            sessions: 450,
+            attachments: attachments_before.len()
+        }
+    );
+    assert_eq!(partition_count(&mut conn, "sessions").unwrap(), 4);
+    assert_eq!(partition_count(&mut conn, "attachments").unwrap(), 4);
+    assert_kept("sessions", &sessions_before, &sessions(&mut conn));
+    assert_kept("attachments", &attachments_before, &attachments(&mut conn));
+    assert_eq!(
+        partition_by_project(&mut conn, 4).unwrap(),
+        Partitioned::Unchanged
+    );
+
+    // One project's list reads exactly one partition of sessions, and of attachments for
+    // the page's sizes.
+    let project_id = sessions_before[0]["project_id"].as_i64().unwrap();
+    let plan = explain_list(&mut conn, project_id, &ListFilter::default(), None, 100).unwrap();
+    let plan = plan.join("\n");
+    println!("{plan}");
+    let read: BTreeSet<&str> = plan
+        .split(" on ")
+        .skip(1)
+        .filter_map(|rest| rest.split_whitespace().next())
+        .filter(|table| table.contains("_p"))
+        .collect();
+    assert_eq!(read.len(), 2, "{plan}");
+    assert_eq!(
+        read.iter().filter(|t| t.starts_with("sessions_p")).count(),
+        1,
+        "{plan}"
+    );
+    assert!(!plan.contains("Append"), "{plan}");
+
+    // Re-partitioning works from partitions too, and ids keep counting past the old ones.
+    assert!(matches!(
+        partition_by_project(&mut conn, 2).unwrap(),
+        Partitioned::Converted { .. }
+    ));
+    assert_eq!(partition_count(&mut conn, "sessions").unwrap(), 2);
+    assert_kept("sessions", &sessions_before, &sessions(&mut conn));
+    assert_kept("attachments", &attachments_before, &attachments(&mut conn));
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
+    let new: Id = sql_query(format!(
+        "INSERT INTO sessions (project_id, uuid, unit_id, created, saved, received,
+                               received_from, upload_id, points)
+         VALUES ({project_id}, 'fresh', 'u', now(), now(), now(), '', gen_random_uuid(), '{{}}')
+         RETURNING id"
+    ))
+    .get_result(&mut conn)
+    .unwrap();
+    let highest = sessions_before
+        .iter()
+        .filter_map(|row| row["id"].as_i64())
+        .max()
+        .unwrap();
+    assert!(new.id > highest, "{} after {highest}", new.id);
+    assert!(partition_by_project(&mut conn, 0).is_err());
+}
+
+/// `intake migrate --partitions N` as an operator runs it: it says what it did, does nothing
+/// the second time, and refuses a count of zero with a non-zero exit.
+#[tokio::test]
+async fn shard_keys_migrate_partitions_from_the_command_line() {
+    let app = crate::common::TestApp::front_only().await;
+    let cli = crate::common::cli::Cli::for_app(&app);
+    let output = cli.run(&["migrate", "--partitions", "3"]).await;
+    let (stdout, stderr) = crate::common::cli::text(&output);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let expected = match crate::common::test_partitions() {
+        Some(3) => "sessions and attachments already have 3 partitions",
+        _ => "sessions and attachments now have 3 partitions: moved 0 sessions and 0 attachments",
+    };
+    assert!(stdout.contains(expected), "{stdout}");
+    assert!(stderr.contains("writes wait"), "{stderr}");
+    let mut conn = app.db.conn();
+    assert_eq!(partition_count(&mut conn, "sessions").unwrap(), 3);
+    assert_eq!(partition_count(&mut conn, "attachments").unwrap(), 3);
+
+    let again = cli.run(&["migrate", "--partitions", "3"]).await;
+    let (stdout, _) = crate::common::cli::text(&again);
+    assert!(again.status.success());
+    assert!(
+        stdout.contains("sessions and attachments already have 3 partitions"),
+        "{stdout}"
+    );
+
+    let refused = cli.run(&["migrate", "--partitions", "0"]).await;
+    let (_, stderr) = crate::common::cli::text(&refused);
+    assert!(!refused.status.success());
+    assert!(
+        stderr.contains("--partitions must be between 1 and 1024"),
+        "{stderr}"
+    );
 }

@@ -14,6 +14,7 @@ use crate::args::{
 use crate::config_cmd::{self, ConfigCommand};
 use crate::settings::Settings;
 use intake::auth;
+use intake::store::partition::{self, Partitioned};
 use intake::store::{Store, admin};
 
 /// Administers an intake installation.
@@ -33,7 +34,12 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Apply pending database migrations.
-    Migrate,
+    Migrate {
+        /// Then hash-partition sessions and attachments by project into this many partitions
+        /// (docs/SCALING.md); a no-op when they already have as many.
+        #[arg(long, value_name = "N")]
+        partitions: Option<u32>,
+    },
     /// Manage projects.
     #[command(subcommand)]
     Project(ProjectCommand),
@@ -121,13 +127,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let store = Store::new(&config.database);
     let mut conn = store.conn().context("cannot connect to PostgreSQL")?;
     match cli.command {
-        Command::Migrate => {
+        Command::Migrate { partitions } => {
             let applied = store.migrate()?;
             if applied.is_empty() {
                 println!("database is up to date");
             }
             for version in applied {
                 println!("applied migration {version}");
+            }
+            if let Some(partitions) = partitions {
+                partition(&mut conn, partitions)?;
             }
         }
         Command::Project(command) => accounts::project(command, &mut conn)?,
@@ -147,6 +156,24 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         | Command::Export(_)
         | Command::Events(_)
         | Command::Config(_) => {}
+    }
+    Ok(())
+}
+
+fn partition(conn: &mut diesel::PgConnection, partitions: u32) -> anyhow::Result<()> {
+    // One transaction that locks both tables: say so before the wait starts.
+    eprintln!("partitioning sessions and attachments into {partitions}; writes wait meanwhile");
+    match partition::partition_by_project(conn, partitions)? {
+        Partitioned::Unchanged => {
+            println!("sessions and attachments already have {partitions} partitions");
+        }
+        Partitioned::Converted {
+            sessions,
+            attachments,
+        } => println!(
+            "sessions and attachments now have {partitions} partitions: \
+             moved {sessions} sessions and {attachments} attachments"
+        ),
     }
     Ok(())
 }

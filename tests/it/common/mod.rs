@@ -42,6 +42,14 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
 }
 
+/// `TEST_PARTITIONS=N` runs every test against sessions and attachments hash-partitioned
+/// into N, as `intake migrate --partitions N` leaves them. (Not `INTAKE_…`: the configuration
+/// refuses variables of that prefix that it does not know.)
+pub fn test_partitions() -> Option<u32> {
+    let value = std::env::var("TEST_PARTITIONS").ok()?;
+    Some(value.parse().expect("TEST_PARTITIONS is a partition count"))
+}
+
 /// A migrated database of the test's own, dropped with it.
 pub struct TestDb {
     pub name: String,
@@ -52,6 +60,10 @@ impl TestDb {
     pub fn create() -> Self {
         let db = Self::unmigrated();
         db.store().migrate().expect("migrate the test database");
+        if let Some(partitions) = test_partitions() {
+            intake::store::partition::partition_by_project(&mut db.conn(), partitions)
+                .expect("partition the test database");
+        }
         db
     }
 
