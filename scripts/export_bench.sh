@@ -105,9 +105,9 @@ SELECT $project, 'bench-' || g, 'unit-' || (g % 1000),
        (SELECT jsonb_object_agg('point_' || p, 'value ' || p || ' of session ' || g)
           FROM generate_series(1, 10) p)
 FROM generate_series(1, $size) g;
-INSERT INTO attachments (session_id, point, embedded, filename, content_type, size, md5,
-                         sha256, bytes)
-SELECT id, 'photo', false, 'photo.jpg', 'image/jpeg', 2048,
+INSERT INTO attachments (project_id, session_id, point, embedded, filename, content_type,
+                         size, md5, sha256, bytes)
+SELECT $project, id, 'photo', false, 'photo.jpg', 'image/jpeg', 2048,
        decode(md5(b), 'hex'), sha256(b), b
 FROM (SELECT id, decode(repeat(md5(uuid), 128), 'hex') AS b
         FROM sessions WHERE project_id = $project AND id % 10 = 0) s;

@@ -30,9 +30,9 @@ fn seed_old_deleted(app: &TestApp) {
         app.project_id
     ));
     app.execute(
-        "INSERT INTO attachments (session_id, point, embedded, content_type, size, md5, sha256,
-                                  bytes)
-         SELECT id, 'photo', false, 'image/jpeg', 3, '\\x00', '\\x00', '\\x010203'
+        "INSERT INTO attachments (project_id, session_id, point, embedded, content_type, size,
+                                  md5, sha256, bytes)
+         SELECT project_id, id, 'photo', false, 'image/jpeg', 3, '\\x00', '\\x00', '\\x010203'
          FROM sessions WHERE uuid LIKE 'old-%'",
     );
 }
