@@ -41,6 +41,19 @@ fn an_upload_survives_the_round_trip() {
 }
 
 #[test]
+fn the_body_fills_a_buffer_of_its_exact_size() {
+    let mut upload = sample();
+    created(&mut upload).points.insert(
+        PointName::parse("big").unwrap(),
+        PointValue::Text("x".repeat(3 << 20)),
+    );
+    let body = upload.encode();
+    assert_eq!(body.len(), body.capacity());
+    assert_eq!(body, rmp_serde::to_vec_named(&upload).unwrap());
+    assert_eq!(Upload::decode_own(&body).unwrap(), upload);
+}
+
+#[test]
 fn binaries_travel_as_bytes_not_base64() {
     let mut upload = sample();
     let body = upload.encode();
