@@ -3,11 +3,11 @@
 //! A 4xx says what was wrong (and, for validation failures, which fields); a 5xx carries a
 //! generic message while its cause is logged once, here.
 
-use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use super::json_body::json_response;
 use crate::decode::DecodeError;
 use crate::session::FieldErrors;
 use crate::store::StoreError;
@@ -54,7 +54,7 @@ pub fn success<T: Serialize>(status: StatusCode, result: T, message: Option<&str
         errors_omitted: None,
         next_cursor: None,
     };
-    (status, Json(body)).into_response()
+    json_response(status, &body)
 }
 
 /// The `404` of a session that is not there (or not visible to this request).
@@ -73,7 +73,7 @@ pub fn page<T: Serialize>(items: Vec<T>, next_cursor: Option<String>) -> Respons
         errors_omitted: None,
         next_cursor,
     };
-    (StatusCode::OK, Json(body)).into_response()
+    json_response(StatusCode::OK, &body)
 }
 
 /// Every way a request can fail, each with its status.
@@ -190,7 +190,7 @@ impl IntoResponse for ApiError {
             errors_omitted,
             next_cursor: None,
         };
-        let mut response = (status, Json(body)).into_response();
+        let mut response = json_response(status, &body);
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response
                 .headers_mut()

@@ -7,6 +7,7 @@ pub mod create;
 pub mod devices;
 pub mod error;
 pub mod export;
+mod json_body;
 pub mod observe;
 pub mod params;
 pub mod read;
