@@ -8,6 +8,7 @@
 #   HOSTILE_BIN        the binaries to measure (default target/release, built first)
 #   HOSTILE_TARGET_MIB peak over idle allowed per shape (default 128); exits 1 past it
 #   HOSTILE_REPORT     where the table goes (default target/hostile/report.md)
+#   HOSTILE_ONLY       comma-separated shapes to measure (default: every shape)
 #
 # Everything is its own: database intake_hostile, exchange and queues intake-hostile.*,
 # ports 18280-18282, files under target/hostile. It restarts nothing shared.
@@ -108,9 +109,13 @@ wait_stored() { # uuid: until the list route shows it
 }
 
 rows=() over=0
+wanted() { # name: whether HOSTILE_ONLY (if set) lists it
+    [[ -z ${HOSTILE_ONLY:-} || ,$HOSTILE_ONLY, == *,$1,* ]]
+}
 measure() { # name, what, curl arguments...
     local name=$1 what=$2 idle peak status answer_bytes
     shift 2
+    wanted "$name" || return 0
     start_front
     idle=$(kib "$front_pid" VmRSS)
     status=$(signed_curl "$@" || true) # 000 when the front dropped the connection
@@ -142,20 +147,22 @@ for line in "${shapes[@]}"; do
 done
 
 # A page of large sessions: four stored sessions of 30 MiB of text, then one list request.
-say "storing four sessions of 30 MiB for the list page"
-start_front
-for i in 1 2 3 4; do
-    python3 - "$i" >"$out/big.json" <<'PY'
+if wanted list-big-sessions; then
+    say "storing four sessions of 30 MiB for the list page"
+    start_front
+    for i in 1 2 3 4; do
+        python3 - "$i" >"$out/big.json" <<'PY'
 import json, sys
 value = "b" * ((1 << 20) - 64)
 print(json.dumps({"session": {"uuid": f"big-{sys.argv[1]}", "unit_id": "u",
                               "data": {f"p{i}": value for i in range(30)}}}))
 PY
-    signed_curl -H 'Content-Type: application/json' --data-binary "@$out/big.json" "$sessions" >/dev/null
-done
-for i in 1 2 3 4; do wait_stored "big-$i"; done
-stop "$front_pid"
-front_pid=
+        signed_curl -H 'Content-Type: application/json' --data-binary "@$out/big.json" "$sessions" >/dev/null
+    done
+    for i in 1 2 3 4; do wait_stored "big-$i"; done
+    stop "$front_pid"
+    front_pid=
+fi
 measure "list-big-sessions" "a list page over four 30 MiB sessions" "$sessions?limit=100"
 
 {
