@@ -15,48 +15,13 @@ use lapin::{BasicProperties, Channel};
 use tokio_util::sync::CancellationToken;
 
 use super::handle::{Decided, Outcome, Retry, Stopped, run_retrying};
+use super::subject::Subject;
 use crate::broker::{self, Outgoing, PublishError};
-use crate::events::{self, Event, Kind, WriteKind};
-use crate::ordering::{Stamp, Stamps, Touched};
+use crate::events::{self, Event, Kind};
+use crate::ordering::Stamps;
 use crate::store::stamps::{SessionKey, load_stamps};
 use crate::store::{Store, StoreError};
-use crate::wire::{PROJECT_HEADER, Upload};
-
-/// What a decoded message was about: enough for its event and for reading its kind off the
-/// stored stamps.
-#[derive(Debug, Clone)]
-pub struct Subject {
-    project_id: i64,
-    uuid: String,
-    stamp: Stamp,
-    write: WriteKind,
-    touched: Touched,
-}
-
-impl Subject {
-    /// The subject of an upload.
-    pub fn of(upload: &Upload) -> Self {
-        Self {
-            project_id: upload.project_id,
-            uuid: upload.uuid().as_str().to_owned(),
-            stamp: upload.stamp.clone(),
-            write: WriteKind::of(&upload.operation),
-            touched: Touched::of(&upload.operation),
-        }
-    }
-
-    fn key(&self) -> SessionKey {
-        (self.project_id, self.uuid.clone())
-    }
-
-    /// The kind of a write that changed (or still holds) its session.
-    fn applied(&self) -> Kind {
-        match self.write {
-            WriteKind::Delete => Kind::Deleted,
-            _ => Kind::Stored,
-        }
-    }
-}
+use crate::wire::PROJECT_HEADER;
 
 /// A worker's publisher of events: a confirm channel of its own.
 pub struct Publisher {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use diesel::PgConnection;
 use tokio_util::sync::CancellationToken;
 
-use super::events::Subject;
+use super::subject::Subject;
 use crate::session::Limits;
 use crate::store::write::{BatchOutcome, write_batch};
 use crate::store::{Store, StoreError};

@@ -9,6 +9,7 @@ pub mod handle;
 pub mod http;
 mod prefetch;
 pub mod stats;
+mod subject;
 
 use std::sync::Arc;
 use std::time::Duration;
