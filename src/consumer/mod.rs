@@ -162,6 +162,9 @@ async fn serve(
     outcome
 }
 
+/// How long a worker waits for RabbitMQ to answer the cancel of its subscription.
+const CANCEL_ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+
 struct Worker {
     queue: String,
     consume: Channel,
@@ -215,9 +218,7 @@ impl Worker {
                         // closes: a clean stop then hands nothing back, so a restart sees no
                         // redeliveries (they mean a crash or a failed write).
                         if !resizing {
-                            self.consume
-                                .basic_cancel(self.tag.as_str().into(), BasicCancelOptions::default())
-                                .await?;
+                            self.cancel_subscription().await?;
                         }
                         stopping = true;
                         continue;
@@ -245,9 +246,7 @@ impl Worker {
                     }
                     (false, false) if !stopping && sizer.should_resize(prefetch) => {
                         // What the broker already sent still arrives, then the stream ends.
-                        self.consume
-                            .basic_cancel(self.tag.as_str().into(), BasicCancelOptions::default())
-                            .await?;
+                        self.cancel_subscription().await?;
                         resizing = true;
                     }
                     (false, _) => {}
@@ -260,6 +259,26 @@ impl Worker {
                 "prefetch resized to the message size"
             );
             prefetch = wanted;
+        }
+    }
+
+    /// Cancels this worker's subscription. The cancel may come because a sibling worker lost
+    /// the shared connection: a request sent on a connection that already failed is never
+    /// answered, so that case is told at once, and the answer is awaited for a bounded time.
+    async fn cancel_subscription(&self) -> Result<(), BrokerLost> {
+        if !self.consume.status().connected() {
+            return Err(BrokerLost::Other(
+                "the connection to RabbitMQ was lost".into(),
+            ));
+        }
+        let cancel = self
+            .consume
+            .basic_cancel(self.tag.as_str().into(), BasicCancelOptions::default());
+        match tokio::time::timeout(CANCEL_ANSWER_TIMEOUT, cancel).await {
+            Ok(answered) => Ok(answered?),
+            Err(_) => Err(BrokerLost::Other(
+                "RabbitMQ did not answer the consumer's cancel".into(),
+            )),
         }
     }
 

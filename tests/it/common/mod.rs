@@ -333,7 +333,8 @@ impl TestApp {
         let project_id = self.project_id;
         let url = self.db.url.clone();
         let uuid = uuid.to_owned();
-        eventually("session stored", Duration::from_secs(30), || {
+        let what = format!("session {uuid} stored");
+        eventually(&what, Duration::from_secs(30), || {
             let url = url.clone();
             let uuid = uuid.clone();
             async move {
