@@ -35,12 +35,12 @@ pub struct Retry {
 }
 
 /// A batch decided: what became of each message, and what each was about (`None` for a
-/// body that could not be decoded), by position.
+/// body that could not be decoded, and for all when stored-events are off), by position.
 #[derive(Debug, Clone, Default)]
 pub struct Decided {
     /// What became of each message.
     pub outcomes: Vec<Outcome>,
-    /// The upload each message held.
+    /// The upload each message held, when stored-events are on (all `None` otherwise).
     pub subjects: Vec<Option<Subject>>,
 }
 
@@ -58,6 +58,7 @@ pub async fn process(
     limits: &Limits,
     max_clock_skew: Duration,
     bodies: &[&[u8]],
+    with_subjects: bool,
     retry: Retry,
     cancel: &CancellationToken,
 ) -> Result<Decided, Stopped> {
@@ -68,7 +69,9 @@ pub async fn process(
     let now_micros = chrono::Utc::now().timestamp_micros();
     for (position, body) in bodies.iter().enumerate() {
         let decoded = Upload::decode(body, limits);
-        subjects[position] = decoded.as_ref().ok().map(Subject::of);
+        if with_subjects {
+            subjects[position] = decoded.as_ref().ok().map(Subject::of);
+        }
         if let Some(reason) = decoded
             .as_ref()
             .ok()

@@ -345,6 +345,7 @@ impl Worker {
             &self.config.limits,
             skew,
             &bodies,
+            self.events.is_some(),
             retry,
             cancel,
         )

@@ -56,11 +56,6 @@ impl ReadStore {
         Self { primary, replica }
     }
 
-    /// Whether reads are meant to go to a replica.
-    pub fn has_replica(&self) -> bool {
-        self.replica.is_some()
-    }
-
     /// Runs a read on the replica, or on the primary when there is none or it cannot answer.
     /// `work` may run twice (replica, then primary), so it must only read.
     pub async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
