@@ -17,6 +17,9 @@ use crate::ordering::Stamp;
 use crate::session::write::Write;
 use crate::session::{FieldErrors, Limits, Session, SessionUuid};
 
+pub mod group;
+pub use group::{GROUP_SCHEMA_VERSION, encode_group, split_bodies};
+
 /// The message schema of creates (unchanged since the first release).
 pub const SCHEMA_VERSION: u32 = 1;
 /// The message schema of the other writes (update, delete, attachment changes).

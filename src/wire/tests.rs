@@ -10,7 +10,7 @@ fn created(upload: &mut Upload) -> &mut Session {
     session
 }
 
-fn sample() -> Upload {
+pub(super) fn sample() -> Upload {
     let raw = RawSession {
         uuid: Some("s-1".into()),
         unit_id: Some("unit".into()),
