@@ -23,6 +23,8 @@ front_port=18380
 metrics_port=18381
 mkdir -p "$out"
 say() { printf 'export-bench: %s\n' "$*" >&2; }
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 
 if [[ -n ${EXPORT_BENCH_BIN:-} ]]; then
     bin=$EXPORT_BENCH_BIN
@@ -33,9 +35,7 @@ else
 fi
 base_url=${DATABASE_URL:-postgres://intake:intake@127.0.0.1:5432/intake}
 amqp_url=${AMQP_URL:-amqp://intake:intake@127.0.0.1:5672/intake}
-vhost=${amqp_url##*/}
-vhost=${vhost%%\?*}
-[[ -n $vhost && ${vhost,,} != "%2f" ]] || vhost=/
+vhost=$(vhost_of "$amqp_url")
 admin_url="${base_url%/*}/postgres"
 db_url="${base_url%/*}/intake_export_bench"
 
@@ -48,35 +48,12 @@ export RUST_LOG=${RUST_LOG:-warn} INTAKE_CONFIG_DIR=${INTAKE_CONFIG_DIR:-config}
 unset INTAKE_ENV
 
 front_pid=
-stop_front() {
-    [[ -n $front_pid ]] || return 0
-    kill -TERM "$front_pid" 2>/dev/null || true
-    wait "$front_pid" 2>/dev/null || true
-    front_pid=
-}
+stop_front() { stop_pid "$front_pid"; front_pid=; }
 cleanup() {
     stop_front
-    psql "$admin_url" -qc "DROP DATABASE IF EXISTS intake_export_bench WITH (FORCE)" >/dev/null 2>&1 || true
-    local queue
-    for queue in intake-export-bench.q intake-export-bench.dlq; do
-        timeout 20 rabbitmqctl -q -p "$vhost" delete_queue "$queue" >/dev/null 2>&1 || true
-    done
+    drop_scratch "$admin_url" intake_export_bench "$vhost" intake-export-bench.q intake-export-bench.dlq
 }
 trap cleanup EXIT
-
-kib() { awk -v key="$2:" '$1 == key {print $2}' "/proc/$1/status"; }
-mib() { echo $((($1 + 512) / 1024)); }
-
-start_front() {
-    "$bin/intake-front" >>"$out/front.log" 2>&1 &
-    front_pid=$!
-    local deadline=$((SECONDS + 60))
-    until curl -fs -o /dev/null "http://$INTAKE_LISTEN/readyz"; do
-        kill -0 "$front_pid" 2>/dev/null || { say "intake-front exited; see $out/front.log"; exit 1; }
-        ((SECONDS < deadline)) || { say "intake-front not ready after 60 s"; exit 1; }
-        sleep 0.2
-    done
-}
 
 # --- the scratch database ----------------------------------------------------------------------
 : >"$out/front.log"
@@ -120,7 +97,7 @@ psql "$db_url" -qc "VACUUM ANALYZE sessions, attachments" >/dev/null
 rows=()
 for i in "${!sizes[@]}"; do
     size=${sizes[$i]} project=${projects[$i]}
-    start_front
+    start_front 60
     idle=$(kib "$front_pid" VmRSS)
     mapfile -t headers < <("$bin/intake" sign -u export-bench -s "$secret")
     say "exporting $size sessions ($format)"

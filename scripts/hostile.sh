@@ -23,6 +23,8 @@ metrics_port=18281
 consumer_addr=127.0.0.1:18282
 mkdir -p "$out"
 say() { printf 'hostile: %s\n' "$*" >&2; }
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 
 if [[ -n ${HOSTILE_BIN:-} ]]; then
     bin=$HOSTILE_BIN
@@ -33,9 +35,7 @@ else
 fi
 base_url=${DATABASE_URL:-postgres://intake:intake@127.0.0.1:5432/intake}
 amqp_url=${AMQP_URL:-amqp://intake:intake@127.0.0.1:5672/intake}
-vhost=${amqp_url##*/}
-vhost=${vhost%%\?*}
-[[ -n $vhost && ${vhost,,} != "%2f" ]] || vhost=/
+vhost=$(vhost_of "$amqp_url")
 config_dir=${INTAKE_CONFIG_DIR:-config}
 
 export DATABASE_URL="${base_url%/*}/intake_hostile" AMQP_URL=$amqp_url
@@ -48,35 +48,12 @@ unset INTAKE_ENV
 grep -q '^metrics_listen' "$config_dir/default.toml" && export INTAKE_FRONT__METRICS_LISTEN=127.0.0.1:$metrics_port
 
 front_pid= consumer_pid=
-stop() { # pid: SIGTERM, then wait
-    [[ -n $1 ]] || return 0
-    kill -TERM "$1" 2>/dev/null || true
-    wait "$1" 2>/dev/null || true
-}
 cleanup() {
-    stop "$front_pid"
-    stop "$consumer_pid"
-    psql "${base_url%/*}/postgres" -qc "DROP DATABASE IF EXISTS intake_hostile WITH (FORCE)" >/dev/null 2>&1 || true
-    local queue
-    for queue in intake-hostile.q intake-hostile.dlq; do
-        timeout 20 rabbitmqctl -q -p "$vhost" delete_queue "$queue" >/dev/null 2>&1 || true
-    done
+    stop_pid "$front_pid"
+    stop_pid "$consumer_pid"
+    drop_scratch "${base_url%/*}/postgres" intake_hostile "$vhost" intake-hostile.q intake-hostile.dlq
 }
 trap cleanup EXIT
-
-kib() { awk -v key="$2:" '$1 == key {print $2}' "/proc/$1/status"; }
-mib() { echo $((($1 + 512) / 1024)); }
-
-start_front() {
-    "$bin/intake-front" >>"$out/front.log" 2>&1 &
-    front_pid=$!
-    local deadline=$((SECONDS + 30))
-    until curl -fs -o /dev/null "http://$INTAKE_LISTEN/readyz"; do
-        kill -0 "$front_pid" 2>/dev/null || { say "intake-front exited; see $out/front.log"; exit 1; }
-        ((SECONDS < deadline)) || { say "intake-front not ready after 30 s"; exit 1; }
-        sleep 0.2
-    done
-}
 
 # --- set-up ------------------------------------------------------------------------------------
 : >"$out/front.log"
@@ -116,12 +93,12 @@ measure() { # name, what, curl arguments...
     local name=$1 what=$2 idle peak status answer_bytes
     shift 2
     wanted "$name" || return 0
-    start_front
+    start_front 30
     idle=$(kib "$front_pid" VmRSS)
     status=$(signed_curl "$@" || true) # 000 when the front dropped the connection
     answer_bytes=$(stat -c %s "$out/answer")
     peak=$(kib "$front_pid" VmHWM)
-    stop "$front_pid"
+    stop_pid "$front_pid"
     front_pid=
     local delta=$(((peak - idle + 512) / 1024)) verdict=ok
     ((delta <= target_mib)) || { verdict=OVER; over=1; }
@@ -130,10 +107,10 @@ measure() { # name, what, curl arguments...
 }
 
 # A session for the attachment PUT to replace a point of.
-start_front
+start_front 30
 signed_curl -H 'Content-Type: application/json' --data-binary '{"session":{"uuid":"put-target","unit_id":"u"}}' "$sessions" >/dev/null
 wait_stored put-target
-stop "$front_pid"
+stop_pid "$front_pid"
 front_pid=
 
 for line in "${shapes[@]}"; do
@@ -149,7 +126,7 @@ done
 # A page of large sessions: four stored sessions of 30 MiB of text, then one list request.
 if wanted list-big-sessions; then
     say "storing four sessions of 30 MiB for the list page"
-    start_front
+    start_front 30
     for i in 1 2 3 4; do
         python3 - "$i" >"$out/big.json" <<'PY'
 import json, sys
@@ -160,7 +137,7 @@ PY
         signed_curl -H 'Content-Type: application/json' --data-binary "@$out/big.json" "$sessions" >/dev/null
     done
     for i in 1 2 3 4; do wait_stored "big-$i"; done
-    stop "$front_pid"
+    stop_pid "$front_pid"
     front_pid=
 fi
 measure "list-big-sessions" "a list page over four 30 MiB sessions" "$sessions?limit=100"
