@@ -18,24 +18,16 @@ connected_node() { # the node the front's AMQP connection goes to, by its port
 node_back() { bash scripts/cluster.sh start "$1" >>"$out/cluster.log" 2>&1 || say "node $1 did not come back (see $out/cluster.log)"; }
 down_for() { python3 -c "print(max(3, $seconds / 4))"; }
 
-kill_leader_node() {
-    local node
-    node=$(leader_node) || true
-    [[ $node =~ ^[123]$ ]] || { say "no leader found for intake-chaos.q"; return 1; }
-    say "killing node $node (leader of intake-chaos.q)"
-    bash scripts/cluster.sh kill "$node" >>"$out/cluster.log"
+# kill_node_for_a_while DESCRIPTION NODE: kills the node, keeps it down, brings it back.
+kill_node_for_a_while() {
+    [[ $2 =~ ^[123]$ ]] || { say "cannot tell $1"; return 1; }
+    say "killing node $2 ($1)"
+    bash scripts/cluster.sh kill "$2" >>"$out/cluster.log"
     sleep "$(down_for)"
-    node_back "$node"
+    node_back "$2"
 }
-kill_connected_node() {
-    local node
-    node=$(connected_node) || true
-    [[ $node =~ ^[123]$ ]] || { say "cannot tell the front's node"; return 1; }
-    say "killing node $node (the front's)"
-    bash scripts/cluster.sh kill "$node" >>"$out/cluster.log"
-    sleep "$(down_for)"
-    node_back "$node"
-}
+kill_leader_node() { kill_node_for_a_while "the leader of intake-chaos.q" "$(leader_node || true)"; }
+kill_connected_node() { kill_node_for_a_while "the front's node" "$(connected_node || true)"; }
 restart_a_node() {
     local node=3
     say "killing node $node and starting it again at once"
