@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::common;
+use crate::common::multipart::file_part;
 
 use common::{TestApp, read, sign};
 use serde_json::json;
@@ -99,17 +100,9 @@ async fn multipart_files_are_stored_byte_for_byte() {
         .text("session[data][Caption]", "front door")
         .part(
             "session[data][photo1]",
-            reqwest::multipart::Part::bytes(photo.clone())
-                .file_name("door.jpg")
-                .mime_str("image/jpeg")
-                .unwrap(),
+            file_part(photo.clone(), "door.jpg", "image/jpeg"),
         );
-    let response = app
-        .signed(app.http.post(app.sessions_url()))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let response = app.post_multipart(form).await;
     let (status, body) = read(response).await;
     assert_eq!(status, 202, "{body}");
     assert_eq!(body["result"]["data"]["photo1"]["length"], 300_000);
@@ -423,10 +416,7 @@ async fn the_front_counts_requests_in_prometheus_format() {
         404,
         "metrics are not on the devices' port"
     );
-    let metrics_url = format!("http://{}/metrics", app.metrics_address);
-    let response = app.http.get(metrics_url).send().await.unwrap();
-    assert_eq!(response.status(), 200);
-    let text = response.text().await.unwrap();
+    let text = app.metrics_text().await;
     for needle in [
         "intake_http_requests_total{",
         "route=\"/api/v1/projects/{project_id}/sessions\"",

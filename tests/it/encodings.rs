@@ -109,12 +109,7 @@ async fn post_three_ways(app: &TestApp, sample: &Sample, id: usize) -> [common::
         .fold(reqwest::multipart::Form::new(), |form, (k, v)| {
             form.text(k, v)
         });
-    let response = app
-        .signed(app.http.post(app.sessions_url()))
-        .multipart(multipart)
-        .send()
-        .await
-        .unwrap();
+    let response = app.post_multipart(multipart).await;
     assert_eq!(response.status(), 202);
     let mut stored = Vec::new();
     for uuid in &uuids {

@@ -16,14 +16,9 @@ use reqwest::Method;
 const SESSIONS: i64 = 5_000;
 const PAGES: u64 = 25;
 
-/// A metric's value from the front's `/metrics`, 0 when it was never recorded. A connection
-/// of its own each time: a pooled one may have been closed for idleness meanwhile.
+/// A metric's value from the front's `/metrics`, 0 when it was never recorded.
 async fn metric(app: &TestApp, name: &str) -> f64 {
-    let url = format!("http://{}/metrics", app.metrics_address);
-    let body = reqwest::get(url).await.unwrap().text().await.unwrap();
-    body.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
-        .map_or(0.0, |value| value.trim().parse().unwrap())
+    app.metric(name).await.unwrap_or(0.0)
 }
 
 /// Queries other than this one running in the test's database.

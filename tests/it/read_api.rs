@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::common;
+use crate::common::multipart::file_part;
 
 use common::{TestApp, read};
 use md5::{Digest as _, Md5};
@@ -24,17 +25,9 @@ async fn upload_full(app: &TestApp, uuid: &str) {
         .text("session[data][sketch][rawData]", "AAEC/w==")
         .part(
             "session[data][photo]",
-            reqwest::multipart::Part::bytes(photo())
-                .file_name("door.jpg")
-                .mime_str("image/jpeg")
-                .unwrap(),
+            file_part(photo(), "door.jpg", "image/jpeg"),
         );
-    let response = app
-        .signed(app.http.post(app.sessions_url()))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let response = app.post_multipart(form).await;
     assert_eq!(response.status(), 202);
     app.stored(uuid).await;
 }

@@ -47,12 +47,7 @@ async fn a_repeated_multipart_part_keeps_the_last_one() {
         .text("session[data][agree]", "1")
         .part("session[data][photo]", file(b"first", "a.png"))
         .part("session[data][Photo]", file(b"second", "b.png"));
-    let response = app
-        .signed(app.http.post(app.sessions_url()))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let response = app.post_multipart(form).await;
     let (status, body) = read(response).await;
     assert_eq!(status, 202, "{body}");
     let stored = app.stored("mp-repeat").await;
@@ -89,21 +84,7 @@ async fn json_duplicate_keys_keep_the_last_value() {
 
 /// `intake_repeated_fields_total` of one encoding, from the front's metrics listener.
 async fn repeats(app: &TestApp, encoding: &str) -> u64 {
-    let url = format!("http://{}/metrics", app.metrics_address);
-    let text = app
-        .http
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let series = format!("intake_repeated_fields_total{{encoding=\"{encoding}\"}} ");
-    text.lines()
-        .find_map(|line| line.strip_prefix(series.as_str()))
-        .unwrap_or_else(|| panic!("{series} missing from:\n{text}"))
-        .trim()
-        .parse()
-        .unwrap()
+    let series = format!("intake_repeated_fields_total{{encoding=\"{encoding}\"}}");
+    let value = app.metric(&series).await;
+    value.unwrap_or_else(|| panic!("{series} missing")) as u64
 }

@@ -87,18 +87,6 @@ fn session(uuid: &str, value: &str) -> Value {
     json!({"session": {"uuid": uuid, "unit_id": "unit-r", "data": {"reading": value}}})
 }
 
-async fn metrics(app: &TestApp) -> String {
-    let url = format!("http://{}/metrics", app.metrics_address);
-    app.http
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 /// `intake_replica_fallbacks_total`, 0 while it was never counted.
 fn fallbacks(metrics: &str) -> u64 {
     metrics
@@ -196,7 +184,7 @@ async fn reads_come_from_the_replica_and_wait_stored_from_the_primary() {
     app.read_until("first", |s| s["data"]["reading"] == "1b")
         .await;
     assert_eq!(
-        fallbacks(&metrics(&app).await),
+        fallbacks(&app.metrics_text().await),
         0,
         "every read was answered by the replica"
     );
@@ -242,7 +230,10 @@ async fn reads_fall_back_to_the_primary_while_the_replica_is_down() {
         (status, page["result"].as_array().map(Vec::len)),
         (200, Some(1))
     );
-    assert!(fallbacks(&metrics(&app).await) >= 3, "each read is counted");
+    assert!(
+        fallbacks(&app.metrics_text().await) >= 3,
+        "each read is counted"
+    );
     let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(
         ready.status(),

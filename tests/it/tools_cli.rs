@@ -9,30 +9,36 @@ use crate::common;
 use common::TestApp;
 use common::cli::{Cli, text};
 
+/// `intake loadgen` for a project and user, `count` uploads, then `extra`.
+fn loadgen<'a>(project: &'a str, user: &'a str, secret: &'a str, count: &'a str) -> Vec<&'a str> {
+    vec![
+        "loadgen",
+        "--project",
+        project,
+        "-u",
+        user,
+        "-s",
+        secret,
+        "--count",
+        count,
+    ]
+}
+
 #[tokio::test]
 async fn loadgen_finds_the_configured_front_and_verifies_with_the_configured_database() {
     let app = TestApp::spawn().await;
     let cli = Cli::for_app(&app);
     let project = app.project_id.to_string();
-    let output = cli
-        .run(&[
-            "loadgen",
-            "--project",
-            &project,
-            "-u",
-            &app.username,
-            "-s",
-            &app.secret,
-            "--count",
-            "30",
-            "--verify",
-            "--quiet",
-            "--timeseries",
-            "seconds.csv",
-            "--plot",
-            "latency.svg",
-        ])
-        .await;
+    let mut args = loadgen(&project, &app.username, &app.secret, "30");
+    args.extend([
+        "--verify",
+        "--quiet",
+        "--timeseries",
+        "seconds.csv",
+        "--plot",
+        "latency.svg",
+    ]);
+    let output = cli.run(&args).await;
     let (stdout, stderr) = text(&output);
     assert!(output.status.success(), "{stdout}\n{stderr}");
     assert!(
@@ -70,18 +76,8 @@ async fn loadgen_exits_non_zero_when_requests_fail_unless_allowed() {
         .local_addr()
         .unwrap();
     let cli = Cli::with_config(&format!("[front]\nlisten = \"{closed}\"\n"));
-    let args = [
-        "loadgen",
-        "--project",
-        "1",
-        "-u",
-        "nobody",
-        "-s",
-        "x",
-        "--count",
-        "5",
-        "-q",
-    ];
+    let mut args = loadgen("1", "nobody", "x", "5");
+    args.push("-q");
     let output = cli.run(&args).await;
     let (stdout, stderr) = text(&output);
     assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
@@ -91,7 +87,7 @@ async fn loadgen_exits_non_zero_when_requests_fail_unless_allowed() {
     );
     assert!(stderr.contains("5 of 5 requests failed"), "{stderr}");
 
-    let mut tolerant = args.to_vec();
+    let mut tolerant = args.clone();
     tolerant.extend(["--max-error-rate", "1"]);
     let output = cli.run(&tolerant).await;
     assert!(output.status.success(), "{:?}", text(&output));
@@ -102,20 +98,9 @@ async fn loadgen_exits_non_zero_when_uploads_are_refused() {
     let app = TestApp::spawn().await;
     let cli = Cli::for_app(&app);
     let project = app.project_id.to_string();
-    let output = cli
-        .run(&[
-            "loadgen",
-            "--project",
-            &project,
-            "-u",
-            &app.username,
-            "-s",
-            "wrong-secret",
-            "--count",
-            "4",
-            "-q",
-        ])
-        .await;
+    let mut args = loadgen(&project, &app.username, "wrong-secret", "4");
+    args.push("-q");
+    let output = cli.run(&args).await;
     let (stdout, stderr) = text(&output);
     assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
     assert!(stdout.contains("HTTP 403: 4"), "{stdout}");

@@ -4,6 +4,8 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod cli;
+pub mod metrics;
+pub mod multipart;
 pub mod ops;
 pub mod proxy;
 

@@ -17,12 +17,7 @@ async fn made_up_methods_share_one_metrics_label() {
         );
         exchange(&app, &head, b"", None).await;
     }
-    let metrics = reqwest::get(format!("http://{}/metrics", app.metrics_address))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     assert!(
         !metrics.contains("XMETHOD"),
         "a made-up method became a label"
@@ -146,12 +141,7 @@ async fn huge_file_names_and_content_types_are_refused() {
             "session[data][f]",
             reqwest::multipart::Part::bytes(vec![1, 2, 3]).file_name("n".repeat(60_000)),
         );
-    let response = app
-        .signed(app.http.post(app.sessions_url()))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let response = app.post_multipart(form).await;
     let (status, body) = read(response).await;
     assert_eq!(status, 400, "{body}");
     assert!(
