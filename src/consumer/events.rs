@@ -1,5 +1,5 @@
 //! A batch's stored-events (docs/EVENTS.md): after the commit and before the ack, one event
-//! per message, published with confirms; a batch whose events were not all confirmed is not
+//! per upload (each upload of a group message has its own), published with confirms; a batch whose events were not all confirmed is not
 //! acked, so the broker delivers it again and its events are emitted again.
 //!
 //! The kind is read off what is stored, not off what this delivery's write did: a batch
@@ -15,6 +15,7 @@ use lapin::{BasicProperties, Channel};
 use tokio_util::sync::CancellationToken;
 
 use super::handle::{Decided, Outcome, Retry, Stopped, run_retrying};
+use super::messages::Entry;
 use super::subject::Subject;
 use crate::broker::{self, Outgoing, PublishError};
 use crate::events::{self, Event, Kind};
@@ -36,19 +37,22 @@ impl Publisher {
     pub async fn publish(
         &self,
         batch: &[Delivery],
+        entries: &[Entry<'_>],
         decided: &Decided,
         kinds: &[Kind],
     ) -> Result<(), PublishError> {
         let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
-        let messages: Vec<Outgoing> = batch
+        let messages: Vec<Outgoing> = entries
             .iter()
             .zip(&decided.outcomes)
             .zip(&decided.subjects)
             .zip(kinds)
-            .map(|(((delivery, outcome), subject), &kind)| {
-                let mut event = match subject {
-                    Some(s) => Event::of(kind, s.project_id, &s.uuid, &s.stamp, s.write),
-                    None => undecodable(delivery),
+            .map(|(((entry, outcome), subject), &kind)| {
+                let mut event = match (subject, batch.get(entry.message)) {
+                    (Some(s), _) => Event::of(kind, s.project_id, &s.uuid, &s.stamp, s.write),
+                    // A group's properties name no single upload of it.
+                    (None, Some(delivery)) if entry.part.is_none() => undecodable(delivery),
+                    (None, _) => Event::undecodable(None, None),
                 };
                 if let Outcome::DeadLetter(reason) = outcome {
                     event.reason = Some(reason.clone());

@@ -1,12 +1,14 @@
 //! The queue consumer: take deliveries with a bounded prefetch, gather them into batches,
-//! decide each batch ([`handle::process`]), dead-letter what can never be stored, publish
-//! the batch's stored-events when they are on ([`events`]), and only then ack the batch with
-//! one `multiple` ack. Reconnects to RabbitMQ by itself.
+//! split group messages into their uploads and decide every upload of the batch
+//! ([`messages::process_messages`]), dead-letter what can never be stored (each upload
+//! alone), publish the batch's stored-events when they are on ([`events`]), and only then ack
+//! the batch with one `multiple` ack. Reconnects to RabbitMQ by itself.
 
 mod dead_letter;
 pub mod events;
 pub mod handle;
 pub mod http;
+pub mod messages;
 mod prefetch;
 pub mod stats;
 mod subject;
@@ -24,7 +26,8 @@ use lapin::{Channel, Connection};
 use tokio_util::sync::CancellationToken;
 
 use self::dead_letter::publish_failed;
-use self::handle::{Outcome, Retry, Stopped, process};
+use self::handle::{Outcome, Retry, Stopped};
+use self::messages::{DecidedMessages, process_messages, uploads_in};
 use self::prefetch::PrefetchSizer;
 use self::stats::{Stats, describe_metrics, record_deliveries};
 use crate::broker;
@@ -299,8 +302,10 @@ impl Worker {
             .await?)
     }
 
-    /// Gathers a batch after its first delivery: up to `batch_size` messages or `batch_bytes`
-    /// of them, or what arrives within the linger. `true` when the subscription ended.
+    /// Gathers a batch after its first delivery: up to `batch_size` uploads (a group message
+    /// counts its uploads) or `batch_bytes` of messages, or what arrives within the linger.
+    /// The message that crosses a limit still joins, so a batch may hold more uploads than
+    /// the prefetch count. `true` when the subscription ended.
     async fn gather(
         &self,
         first: Delivery,
@@ -310,14 +315,16 @@ impl Worker {
         let deadline =
             tokio::time::Instant::now() + Duration::from_millis(settings.batch_linger_ms);
         let mut bytes = first.data.len();
+        let mut uploads = uploads_in(&first.data, first.properties.headers().as_ref());
         let mut batch = vec![first];
-        while batch.len() < settings.batch_size.max(1) && bytes < settings.batch_bytes {
+        while uploads < settings.batch_size.max(1) && bytes < settings.batch_bytes {
             tokio::select! {
                 () = tokio::time::sleep_until(deadline) => break,
                 next = deliveries.next() => match next {
                     Some(delivery) => {
                         let delivery = delivery?;
                         bytes += delivery.data.len();
+                        uploads += uploads_in(&delivery.data, delivery.properties.headers().as_ref());
                         batch.push(delivery);
                     }
                     None => return Ok((batch, true)),
@@ -337,10 +344,13 @@ impl Worker {
     ) -> Result<Option<()>, BrokerLost> {
         let bodies: Vec<&[u8]> = batch.iter().map(|d| d.data.as_slice()).collect();
         let redelivered = batch.iter().filter(|d| d.redelivered).count();
-        record_deliveries(batch, redelivered);
         let started = std::time::Instant::now();
         let skew = Duration::from_secs(self.config.consumer.max_clock_skew_seconds);
-        let decided = match process(
+        let DecidedMessages {
+            entries,
+            decided,
+            groups,
+        } = match process_messages(
             &self.store,
             &self.config.limits,
             skew,
@@ -354,10 +364,16 @@ impl Worker {
             Ok(decided) => decided,
             Err(Stopped) => return Ok(None),
         };
+        record_deliveries(batch, redelivered, entries.len(), groups);
         metrics::histogram!("intake_batch_write_seconds").record(started.elapsed().as_secs_f64());
-        for (delivery, outcome) in batch.iter().zip(&decided.outcomes) {
+        // Every dead letter is confirmed before the ack below takes its message off the queue.
+        for (entry, outcome) in entries.iter().zip(&decided.outcomes) {
             if let Outcome::DeadLetter(reason) = outcome {
-                self.dead_letter(delivery, reason).await?;
+                let delivery = &batch[entry.message];
+                match entry.part {
+                    None => self.dead_letter(delivery, reason).await?,
+                    Some(body) => self.dead_letter_part(delivery, body, reason).await?,
+                }
             }
         }
         if let Some(publisher) = &self.events {
@@ -373,7 +389,7 @@ impl Worker {
             // Unconfirmed events leave the batch unacked: the connection is rebuilt and the
             // broker delivers the batch again, which emits the events again.
             publisher
-                .publish(batch, &decided, &kinds)
+                .publish(batch, &entries, &decided, &kinds)
                 .await
                 .map_err(|error| publish_failed("event", error))?;
         }

@@ -29,7 +29,7 @@ pub struct Totals {
     pub stored: u64,
     /// Uploads that changed nothing (older than the stored one).
     pub superseded: u64,
-    /// Messages sent to the dead-letter queue.
+    /// Uploads sent to the dead-letter queue (a group that cannot be split counts one).
     pub dead_lettered: u64,
     /// Deliveries the broker flagged as redelivered.
     pub redelivered: u64,
@@ -95,16 +95,36 @@ pub(super) fn describe_metrics() {
          sizes are known, then sized to consumer.prefetch_bytes, between 8 and consumer.prefetch"
     );
     metrics::describe_counter!(
+        "intake_deliveries_total",
+        "Messages taken off the queue, whether they carry one upload or a group of them"
+    );
+    metrics::describe_counter!(
+        "intake_group_deliveries_total",
+        "Messages taken off the queue that carry a group of uploads (schema 3)"
+    );
+    metrics::describe_histogram!(
+        "intake_batch_size",
+        "Uploads per batch written in one transaction (a group message counts each upload)"
+    );
+    metrics::describe_counter!(
         "intake_redeliveries_total",
         "Deliveries RabbitMQ flagged as redelivered: handed back unacked by a consumer that \
          crashed, lost its connection or was stopped mid-write (a clean stop hands none back)"
     );
 }
 
-pub(super) fn record_deliveries(batch: &[Delivery], redelivered: usize) {
+/// Records a decided batch's deliveries: `uploads` it held in all (a group counts each of
+/// its uploads, an unsplittable group one), `groups` of its messages were groups.
+pub(super) fn record_deliveries(
+    batch: &[Delivery],
+    redelivered: usize,
+    uploads: usize,
+    groups: usize,
+) {
     metrics::counter!("intake_deliveries_total").increment(batch.len() as u64);
+    metrics::counter!("intake_group_deliveries_total").increment(groups as u64);
     metrics::counter!("intake_redeliveries_total").increment(redelivered as u64);
-    metrics::histogram!("intake_batch_size").record(batch.len() as f64);
+    metrics::histogram!("intake_batch_size").record(uploads as f64);
     let now = chrono::Utc::now().timestamp();
     for delivery in batch {
         if let Some(sent) = delivery.properties.timestamp() {

@@ -13,6 +13,8 @@ mod export_stream;
 mod export_tools;
 mod failover;
 mod faults;
+mod groups;
+mod groups_property;
 mod hostile;
 mod large_messages;
 mod openapi;
