@@ -14,6 +14,7 @@ mod export_tools;
 mod failover;
 mod faults;
 mod groups;
+mod groups_dead_letters;
 mod groups_property;
 mod hostile;
 mod large_messages;

@@ -15,6 +15,7 @@ use lapin::{Acker, BasicProperties, Channel, Connection};
 use sha2::{Digest, Sha256};
 
 use crate::ToolError;
+use crate::dlq_group;
 use crate::dlq_table::{Db, NewDeadLetter};
 use intake::broker::{
     self, DEAD_LETTER_ID_HEADER, DEAD_LETTERED_AT_HEADER, PublishError, REASON_HEADER, ROUTING_KEY,
@@ -98,7 +99,7 @@ impl DeadLetters {
                     break;
                 };
                 bytes += message.delivery.data.len();
-                rows.push(record(&message.delivery)?);
+                rows.extend(records(&message.delivery)?);
                 last = Some(message.delivery.acker);
             }
             let Some(last) = last else {
@@ -143,13 +144,24 @@ impl DeadLetters {
     }
 }
 
-/// The table row for a delivery from the dead-letter queue.
-fn record(delivery: &Delivery) -> Result<NewDeadLetter, ToolError> {
-    let p = &delivery.properties;
-    let upload: Option<Upload> = rmp_serde::from_slice(&delivery.data).ok();
+/// The table rows for a delivery from the dead-letter queue: one, or one per upload of a
+/// group message.
+fn records(delivery: &Delivery) -> Result<Vec<NewDeadLetter>, ToolError> {
+    match dlq_group::parts(&delivery.properties, &delivery.data) {
+        None => Ok(vec![record(&delivery.properties, &delivery.data)?]),
+        Some(parts) => parts
+            .iter()
+            .map(|(properties, body)| record(properties, body))
+            .collect(),
+    }
+}
+
+/// The table row for one dead letter.
+fn record(p: &BasicProperties, data: &[u8]) -> Result<NewDeadLetter, ToolError> {
+    let upload: Option<Upload> = rmp_serde::from_slice(data).ok();
     let upload_id = p.message_id().as_ref().map(ToString::to_string);
     let dead_letter_id = header_text(p, DEAD_LETTER_ID_HEADER)
-        .unwrap_or_else(|| content_id(upload_id.as_deref(), &delivery.data));
+        .unwrap_or_else(|| content_id(upload_id.as_deref(), data));
     let headers: serde_json::Map<String, serde_json::Value> = p
         .headers()
         .as_ref()
@@ -171,7 +183,7 @@ fn record(delivery: &Delivery) -> Result<NewDeadLetter, ToolError> {
         reason: header_text(p, REASON_HEADER).or_else(|| header_text(p, "x-first-death-reason")),
         headers: headers.into(),
         properties,
-        body: delivery.data.clone(),
+        body: data.to_vec(),
         accepted_at: p
             .timestamp()
             .and_then(|t| i64::try_from(t).ok())

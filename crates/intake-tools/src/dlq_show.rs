@@ -14,7 +14,7 @@ use intake::config::Config;
 use intake::session::write::Write;
 use intake::session::{FileAttachment, Limits, PointName, PointValue};
 use intake::view::rfc3339;
-use intake::wire::Upload;
+use intake::wire::{Upload, split_bodies};
 
 /// One dead letter in detail.
 #[derive(Debug, Clone, Serialize)]
@@ -223,9 +223,13 @@ fn describe(
         })
         .unwrap_or_default();
     let upload: Option<Upload> = rmp_serde::from_slice(body).ok();
-    let body_error = Upload::decode(body, limits)
-        .err()
-        .map(|error| error.to_string());
+    // A group left whole on the dead-letter queue is one that cannot be split.
+    let body_error = match split_bodies(body) {
+        Err(error) => Some(error.to_string()),
+        Ok(_) => Upload::decode(body, limits)
+            .err()
+            .map(|error| error.to_string()),
+    };
     let saved_to = match save {
         Some(dir) => Some(save_body(dir, entry.upload_id.as_deref(), body)?),
         None => None,

@@ -19,6 +19,7 @@ pub mod config_cmd;
 pub mod dlq;
 mod dlq_collect;
 mod dlq_entry;
+mod dlq_group;
 mod dlq_show;
 mod dlq_table;
 pub mod events_tail;

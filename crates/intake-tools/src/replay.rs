@@ -9,7 +9,8 @@
 //!   row's `upload_id` and `received` change, and it overwrites uploads accepted since.
 //! - [`replay_broker`] publishes raw queue message bodies (`*.msgpack`, each one
 //!   [`Upload::encode`](intake::wire::Upload::encode) body, as `intake dlq show --save` writes
-//!   them) straight to the exchange. They keep their original stamps, so the consumer's
+//!   them; a group message's file replays as its uploads, one message each) straight to the
+//!   exchange. They keep their original stamps, so the consumer's
 //!   acceptance-order rule makes replays idempotent: replaying an archive twice leaves the
 //!   database unchanged the second time, and an old archive never clobbers newer data.
 
@@ -81,7 +82,7 @@ pub struct ReplayReport {
     pub source: String,
     /// Whether nothing was sent.
     pub dry_run: bool,
-    /// Records read (lines or files).
+    /// Records read (lines, or files; a file holding a group message counts its uploads).
     pub read: u64,
     /// Records that passed local checks (in a dry run: would be sent).
     pub valid: u64,

@@ -1,6 +1,7 @@
 //! Message-archive replay: raw upload bodies published straight to the uploads exchange with
 //! their original stamps, so the consumer's acceptance-order rule makes the replay
-//! idempotent.
+//! idempotent. A file holding a group message (schema 3) replays as its uploads, one message
+//! each, and counts as that many records.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,7 +18,8 @@ use crate::replay::{BrokerReplayOptions, ReplayReport, Tally};
 use crate::{Schedule, ToolError};
 use intake::broker::partition::routing_key_of;
 use intake::broker::{self, PublishError, publish_confirmed, upload_properties};
-use intake::wire::{Upload, WireError};
+use intake::wire::group::is_group;
+use intake::wire::{Upload, WireError, split_bodies};
 
 /// How long one publish may wait for its confirm.
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(30);
@@ -47,54 +49,73 @@ pub async fn replay_broker(options: BrokerReplayOptions) -> Result<ReplayReport,
     let mut tasks = JoinSet::new();
     let mut sends = 0_u64;
     for path in &files {
-        tally.read.fetch_add(1, Ordering::Relaxed);
         let name = path.display().to_string();
-        let body = match tokio::fs::read(path).await {
+        let file = match tokio::fs::read(path).await {
             Ok(body) => body,
             Err(error) => {
+                tally.read.fetch_add(1, Ordering::Relaxed);
                 tally.fail("unreadable", || format!("{name}: {error}"));
                 continue;
             }
         };
-        let upload = match Upload::decode(&body, &options.limits) {
-            Ok(upload) => upload,
+        // A group message is replayed as its uploads, each published alone: each keeps its
+        // own stamp and routing (its partition), as the front would have sent it.
+        let bodies = match split_bodies(&file) {
+            Ok(bodies) => bodies,
             Err(error) => {
+                tally.read.fetch_add(1, Ordering::Relaxed);
                 tally.fail(wire_reason(&error), || format!("{name}: {error}"));
                 continue;
             }
         };
-        tally.valid.fetch_add(1, Ordering::Relaxed);
-        let Some((_, channel)) = &link else {
-            continue;
-        };
-        if let Some(schedule) = schedule {
-            schedule.wait(sends).await;
-        }
-        sends += 1;
-        let permit = Arc::clone(&permits)
-            .acquire_owned()
-            .await
-            .map_err(|error| ToolError::Task(error.to_string()))?;
-        let (channel, tally) = (channel.clone(), Arc::clone(&tally));
-        let exchange = options.broker.exchange.clone();
-        let key = routing_key_of(&options.broker, &upload);
-        tasks.spawn(async move {
-            tally.sent.fetch_add(1, Ordering::Relaxed);
-            let properties = upload_properties(&upload);
-            let publish = publish_confirmed(&channel, &exchange, &key, &body, properties);
-            let result = tokio::time::timeout(CONFIRM_TIMEOUT, publish)
-                .await
-                .unwrap_or(Err(PublishError::Timeout));
-            match result {
-                Ok(()) => {
-                    tally.accepted.fetch_add(1, Ordering::Relaxed);
+        let grouped = is_group(&file);
+        for (index, body) in bodies.into_iter().enumerate() {
+            tally.read.fetch_add(1, Ordering::Relaxed);
+            let name = match grouped {
+                true => format!("{name} (upload {index})"),
+                false => name.clone(),
+            };
+            let upload = match Upload::decode(body, &options.limits) {
+                Ok(upload) => upload,
+                Err(error) => {
+                    tally.fail(wire_reason(&error), || format!("{name}: {error}"));
+                    continue;
                 }
-                Err(error) => tally.fail(publish_reason(&error), || format!("{name}: {error}")),
+            };
+            tally.valid.fetch_add(1, Ordering::Relaxed);
+            let Some((_, channel)) = &link else {
+                continue;
+            };
+            if let Some(schedule) = schedule {
+                schedule.wait(sends).await;
             }
-            drop(permit);
-        });
-        while let Some(joined) = tasks.try_join_next() {
-            joined.map_err(|error| ToolError::Task(error.to_string()))?;
+            sends += 1;
+            let permit = Arc::clone(&permits)
+                .acquire_owned()
+                .await
+                .map_err(|error| ToolError::Task(error.to_string()))?;
+            let (channel, tally) = (channel.clone(), Arc::clone(&tally));
+            let exchange = options.broker.exchange.clone();
+            let key = routing_key_of(&options.broker, &upload);
+            let body = body.to_vec();
+            tasks.spawn(async move {
+                tally.sent.fetch_add(1, Ordering::Relaxed);
+                let properties = upload_properties(&upload);
+                let publish = publish_confirmed(&channel, &exchange, &key, &body, properties);
+                let result = tokio::time::timeout(CONFIRM_TIMEOUT, publish)
+                    .await
+                    .unwrap_or(Err(PublishError::Timeout));
+                match result {
+                    Ok(()) => {
+                        tally.accepted.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(error) => tally.fail(publish_reason(&error), || format!("{name}: {error}")),
+                }
+                drop(permit);
+            });
+            while let Some(joined) = tasks.try_join_next() {
+                joined.map_err(|error| ToolError::Task(error.to_string()))?;
+            }
         }
     }
     while let Some(joined) = tasks.join_next().await {
