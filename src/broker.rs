@@ -2,6 +2,8 @@
 //! connecting to a list of nodes ([`connector`]) and the front's publisher ([`publisher`]).
 
 mod connector;
+mod gather;
+mod group;
 pub mod partition;
 mod publisher;
 mod topology;
@@ -11,6 +13,7 @@ use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel};
 
 pub use connector::{Connector, connect};
+pub use gather::GroupLimits;
 pub use publisher::Publisher;
 pub use topology::{
     TopologyError, declare_events_exchange, declare_topology, declare_unpartitioned,
@@ -29,8 +32,8 @@ pub const DEAD_LETTER_ID_HEADER: &str = "x-intake-dead-letter-id";
 /// Header the consumer gives each dead letter: when it was dead-lettered, RFC 3339.
 pub const DEAD_LETTERED_AT_HEADER: &str = "x-intake-dead-lettered-at";
 
-/// Why a publish did not end in a broker confirm.
-#[derive(Debug, thiserror::Error)]
+/// Why a publish did not end in a broker confirm (cloned to every upload of a group).
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum PublishError {
     /// No live connection to the broker.
     #[error("broker unavailable")]

@@ -4,6 +4,7 @@
 //! Environment: `INTAKE_LISTEN`, `DATABASE_URL` and `AMQP_URL` for the common three, and
 //! `INTAKE_<SECTION>__<KEY>` for anything else (e.g. `INTAKE_CONSUMER__PREFETCH=256`).
 
+mod group;
 mod load;
 mod redact;
 
@@ -124,6 +125,19 @@ pub struct FrontConfig {
     /// is answered `202` as usual (read-your-write is opt-in; the wait holds no resources
     /// but the request, see docs/ORDERING.md).
     pub wait_stored_ms: u64,
+    /// Uploads that arrive for a partition while its publish is in flight go as one message
+    /// once it is answered (the broker's cost is per message); off, one message per upload.
+    #[serde(default = "group::on")]
+    pub group_publish: bool,
+    /// Most uploads in one group message; a full group goes at once.
+    #[serde(default = "group::max_uploads")]
+    pub group_max_uploads: usize,
+    /// A group goes at once when its uploads reach this many bytes, and never grows past it.
+    #[serde(default = "group::max_bytes")]
+    pub group_max_bytes: usize,
+    /// An upload larger than this (a file) is always a message of its own.
+    #[serde(default = "group::alone_bytes")]
+    pub group_alone_bytes: usize,
 }
 
 /// Consumer settings.
@@ -279,6 +293,7 @@ impl Config {
         }
         self.consumer_partitions()
             .map_err(|error| invalid(&error))?;
+        self.front.check_groups().map_err(|error| invalid(&error))?;
         Ok(self)
     }
 

@@ -1,18 +1,20 @@
 //! The front's publisher: a few confirm channels on one connection to one of the broker's
 //! nodes, shared by every request and kept connected by a background task.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
 use futures_util::StreamExt as _;
 use lapin::options::ConfirmSelectOptions;
-use lapin::{Channel, Connection};
+use lapin::{BasicProperties, Channel, Connection};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::gather::GroupLimits;
+use super::group::{self, Groups};
 use super::partition::routing_key_of;
 use super::{
     Connector, PublishError, TopologyError, declare_unpartitioned, publish_confirmed,
@@ -58,16 +60,33 @@ pub struct Publisher {
     trouble: Notify,
     /// Wakes publishes waiting for a connection.
     connected: Notify,
+    /// With group publishing: the uploads gathering per routing key.
+    groups: Option<Groups>,
+    /// Itself, for the tasks that publish groups.
+    me: Weak<Self>,
 }
 
 impl Publisher {
-    /// Starts the publisher and its reconnect task, which stops when `cancel` fires.
+    /// Starts the publisher and its reconnect task, which stops when `cancel` fires. Every
+    /// upload is a message of its own.
     pub fn start(
         config: BrokerConfig,
         channel_count: usize,
         cancel: CancellationToken,
     ) -> Arc<Self> {
-        let publisher = Arc::new(Self {
+        Self::start_with(config, channel_count, None, cancel)
+    }
+
+    /// Like [`Self::start`]; with `groups`, the uploads that gather for a routing key while
+    /// its publish is in flight go as one message ([`super::group`]).
+    pub fn start_with(
+        config: BrokerConfig,
+        channel_count: usize,
+        groups: Option<GroupLimits>,
+        cancel: CancellationToken,
+    ) -> Arc<Self> {
+        let groups = groups.map(|limits| Groups::new(limits, config.partitions));
+        let publisher = Arc::new_cyclic(|me| Self {
             live: ArcSwapOption::empty(),
             discard: false,
             config,
@@ -75,6 +94,8 @@ impl Publisher {
             next_channel: AtomicUsize::new(0),
             trouble: Notify::new(),
             connected: Notify::new(),
+            groups,
+            me: me.clone(),
         });
         tokio::spawn(Arc::clone(&publisher).supervise(cancel));
         publisher
@@ -83,7 +104,7 @@ impl Publisher {
     /// A publisher that encodes every message and drops it, answering at once: the
     /// benchmark uses it to measure the front's own request handling, without the broker.
     pub fn discarding(config: BrokerConfig) -> Arc<Self> {
-        Arc::new(Self {
+        Arc::new_cyclic(|me| Self {
             live: ArcSwapOption::empty(),
             discard: true,
             config,
@@ -91,7 +112,22 @@ impl Publisher {
             next_channel: AtomicUsize::new(0),
             trouble: Notify::new(),
             connected: Notify::new(),
+            groups: None,
+            me: me.clone(),
         })
+    }
+
+    /// This publisher, shared (for a task that outlives the call that starts it).
+    pub(super) fn shared(&self) -> Option<Arc<Self>> {
+        self.me.upgrade()
+    }
+
+    pub(super) fn config(&self) -> &BrokerConfig {
+        &self.config
+    }
+
+    pub(super) fn groups(&self) -> Option<&Groups> {
+        self.groups.as_ref()
     }
 
     /// Whether a publish could succeed now.
@@ -131,17 +167,36 @@ impl Publisher {
             std::hint::black_box(body);
             return Ok(());
         }
+        if let Some(groups) = &self.groups {
+            return group::publish(self, groups, upload, body, timeout).await;
+        }
+        let key = routing_key_of(&self.config, upload);
         let deadline = Instant::now() + timeout;
+        self.publish_message(&key, &body, upload_properties(upload), deadline)
+            .await
+    }
+
+    /// Publishes one message and waits for its confirm until `deadline`, publishing it
+    /// again after a nack while time remains.
+    pub(super) async fn publish_message(
+        &self,
+        key: &str,
+        body: &[u8],
+        properties: BasicProperties,
+        deadline: Instant,
+    ) -> Result<(), PublishError> {
         let mut pause = NACK_PAUSE_FIRST;
         loop {
-            let result = self.publish_once(upload, &body, deadline).await;
+            let result = self
+                .publish_once(key, body, properties.clone(), deadline)
+                .await;
             // A nack means the broker did not take the message: publish it again while time
-            // remains. Under the same upload id a second copy that did land is a no-op.
+            // remains. Under the same upload ids a second copy that did land is a no-op.
             let retry_at = Instant::now() + pause;
             if !matches!(result, Err(PublishError::Nacked)) || retry_at >= deadline {
                 return result;
             }
-            tracing::debug!(upload.id = %upload.stamp.upload_id, "publish nacked; publishing again");
+            tracing::debug!(message.id = ?properties.message_id(), "publish nacked; publishing again");
             tokio::time::sleep_until(retry_at).await;
             pause = (pause * 2).min(NACK_PAUSE_MAX);
         }
@@ -150,21 +205,15 @@ impl Publisher {
     /// One publish on the live connection (waiting for one until `deadline`) and its confirm.
     async fn publish_once(
         &self,
-        upload: &Upload,
+        key: &str,
         body: &[u8],
+        properties: BasicProperties,
         deadline: Instant,
     ) -> Result<(), PublishError> {
         let live = self.live_until(deadline).await?;
         let index = self.next_channel.fetch_add(1, Ordering::Relaxed) % live.channels.len();
         let channel = live.channels.get(index).ok_or(PublishError::Unavailable)?;
-        let key = routing_key_of(&self.config, upload);
-        let publish = publish_confirmed(
-            channel,
-            &self.config.exchange,
-            &key,
-            body,
-            upload_properties(upload),
-        );
+        let publish = publish_confirmed(channel, &self.config.exchange, key, body, properties);
         let result = match tokio::time::timeout_at(deadline, publish).await {
             Ok(result) => result,
             Err(_) => Err(PublishError::Timeout),

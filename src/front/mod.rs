@@ -154,9 +154,10 @@ impl Front {
     /// background and loads the auth cache.
     pub async fn build(config: Config) -> std::io::Result<Self> {
         Self::assemble(config, |config, background| {
-            Publisher::start(
+            Publisher::start_with(
                 config.broker.clone(),
                 config.front.publish_channels,
+                config.front.group_limits(),
                 background,
             )
         })

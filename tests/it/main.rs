@@ -13,6 +13,7 @@ mod export_stream;
 mod export_tools;
 mod failover;
 mod faults;
+mod group_publish;
 mod groups;
 mod groups_dead_letters;
 mod groups_property;

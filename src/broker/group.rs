@@ -1,0 +1,189 @@
+//! Group publishing (`front.group_publish`): the broker's cost is paid per message, so the
+//! uploads that gather for a routing key while its publish is in flight go as one message
+//! (a group body, [`crate::wire::group`]) once that publish is answered — the rules are in
+//! [`super::gather`]. Each upload still waits for the confirm of the message that carries
+//! it, so durability per upload is unchanged: a nack, a lost connection or a late confirm
+//! fails every upload of the group.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use lapin::BasicProperties;
+use lapin::types::{AMQPValue, FieldTable, ShortString};
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use super::gather::{GroupLimits, Lane};
+use super::partition::{partition_of, routing_key};
+use super::{PublishError, Publisher, upload_properties};
+use crate::wire::{self, Upload, group};
+
+/// The lanes of every partition's routing key.
+pub(super) struct Groups {
+    limits: GroupLimits,
+    lanes: Vec<Mutex<Lane<Member>>>,
+}
+
+/// An upload waiting in a lane, or in a message in flight.
+struct Member {
+    body: Vec<u8>,
+    properties: BasicProperties,
+    /// When its publish call gives up.
+    deadline: Instant,
+    answer: oneshot::Sender<Result<(), PublishError>>,
+}
+
+impl Groups {
+    pub(super) fn new(limits: GroupLimits, partitions: u16) -> Self {
+        Self {
+            limits,
+            lanes: (0..partitions.max(1))
+                .map(|_| Mutex::new(Lane::default()))
+                .collect(),
+        }
+    }
+
+    /// Hands an upload to its lane and publishes whatever must go now.
+    fn offer(
+        &self,
+        publisher: &Arc<Publisher>,
+        partition: u16,
+        member: Member,
+    ) -> Result<(), PublishError> {
+        let lane = self
+            .lanes
+            .get(usize::from(partition))
+            .ok_or(PublishError::Unavailable)?;
+        let size = member.body.len();
+        let now =
+            lane.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .offer(member, size, &self.limits);
+        for message in now {
+            // A task of its own: the lane must hear the answer even if the request that
+            // started the publish is dropped (a client that hung up).
+            tokio::spawn(drive(Arc::clone(publisher), partition, message));
+        }
+        Ok(())
+    }
+
+    fn done(&self, partition: u16) -> Option<Vec<Member>> {
+        self.lanes
+            .get(usize::from(partition))?
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .done()
+    }
+}
+
+/// Publishes one upload through its lane and waits for the confirm of the message that
+/// carries it, at most `timeout`.
+pub(super) async fn publish(
+    publisher: &Publisher,
+    groups: &Groups,
+    upload: &Upload,
+    body: Vec<u8>,
+    timeout: std::time::Duration,
+) -> Result<(), PublishError> {
+    let publisher = publisher.shared().ok_or(PublishError::Unavailable)?;
+    let deadline = Instant::now() + timeout;
+    let config = publisher.config();
+    let partition = partition_of(upload.project_id, upload.uuid().as_str(), config.partitions);
+    let (answer, answered) = oneshot::channel();
+    let member = Member {
+        body,
+        properties: upload_properties(upload),
+        deadline,
+        answer,
+    };
+    groups.offer(&publisher, partition, member)?;
+    match tokio::time::timeout_at(deadline, answered).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(_)) => Err(PublishError::Unavailable),
+        Err(_) => Err(PublishError::Timeout),
+    }
+}
+
+/// Publishes a message, answers its uploads, then publishes what gathered meanwhile, until
+/// the lane has nothing more.
+async fn drive(publisher: Arc<Publisher>, partition: u16, mut message: Vec<Member>) {
+    let key = routing_key(partition);
+    loop {
+        let result = send(&publisher, &key, &mut message).await;
+        for member in message {
+            // Its request may be gone (the client hung up): nobody to tell.
+            let _gone = member.answer.send(result.clone());
+        }
+        let Some(groups) = publisher.groups() else {
+            return;
+        };
+        match groups.done(partition) {
+            Some(next) => message = next,
+            None => return,
+        }
+    }
+}
+
+/// One message of one or more uploads; one upload travels as a plain single message.
+async fn send(
+    publisher: &Publisher,
+    key: &str,
+    message: &mut [Member],
+) -> Result<(), PublishError> {
+    // The oldest upload's deadline: past it, its request has given up.
+    let deadline = message
+        .iter()
+        .map(|member| member.deadline)
+        .min()
+        .unwrap_or_else(Instant::now);
+    if Instant::now() >= deadline {
+        return Err(PublishError::Timeout);
+    }
+    metrics::histogram!("intake_publish_group_size").record(message.len() as f64);
+    if let [single] = message {
+        let body = std::mem::take(&mut single.body);
+        let properties = single.properties.clone();
+        return publisher
+            .publish_message(key, &body, properties, deadline)
+            .await;
+    }
+    let bodies: Vec<Vec<u8>> = message
+        .iter_mut()
+        .map(|member| std::mem::take(&mut member.body))
+        .collect();
+    let body = group::encode_group(&bodies);
+    drop(bodies);
+    let result = publisher
+        .publish_message(key, &body, group_properties(message.len()), deadline)
+        .await;
+    let outcome = if result.is_ok() {
+        "confirmed"
+    } else {
+        "failed"
+    };
+    metrics::counter!("intake_publish_groups_total", "result" => outcome).increment(1);
+    result
+}
+
+/// The AMQP properties of a group message: persistent, a message id of its own, the group
+/// content type and schema, and how many uploads it carries. No project header: a group
+/// gathers the uploads of one partition, whatever their projects.
+fn group_properties(uploads: usize) -> BasicProperties {
+    let mut headers = FieldTable::default();
+    headers.insert(
+        wire::SCHEMA_HEADER.into(),
+        AMQPValue::LongUInt(group::GROUP_SCHEMA_VERSION),
+    );
+    headers.insert(
+        group::GROUP_SIZE_HEADER.into(),
+        AMQPValue::LongUInt(u32::try_from(uploads).unwrap_or(u32::MAX)),
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    BasicProperties::default()
+        .with_delivery_mode(2)
+        .with_content_type(group::GROUP_CONTENT_TYPE.into())
+        .with_message_id(ShortString::from(uuid::Uuid::now_v7().to_string()))
+        .with_timestamp(now)
+        .with_headers(headers)
+}

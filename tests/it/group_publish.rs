@@ -1,0 +1,336 @@
+//! Group publishing against the real broker: uploads that arrive while a publish is in
+//! flight land on the queue as one group message, and each is answered only once that
+//! message is confirmed. The front's broker connection runs through a proxy the test
+//! freezes, so that a publish stays in flight exactly as long as the test needs; the queue
+//! is read with basic.get (no consumer runs).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use crate::common;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use common::proxy::{Proxy, broker_address, through};
+use common::{TestApp, read};
+use intake::config::Config;
+use intake::wire::{self, Upload, group};
+use lapin::options::{BasicGetOptions, QueueBindOptions};
+use lapin::types::{AMQPValue, FieldTable};
+use serde_json::json;
+use uuid::Uuid;
+
+fn session(uuid: &str) -> serde_json::Value {
+    json!({"session": {"uuid": uuid, "unit_id": "field-unit", "data": {"n": uuid}}})
+}
+
+/// A front whose broker connection goes through a proxy, grouping on unless `tweak` turns it
+/// off.
+async fn front(tweak: impl FnOnce(&mut Config)) -> (Proxy, TestApp) {
+    let proxy = Proxy::start(broker_address()).await;
+    let url = through(&proxy);
+    let app = TestApp::front_with(|config| {
+        config.broker.url = intake::config::BrokerUrls::parse(&url).unwrap();
+        // Room for a slow machine: the test holds confirms back for well under a second.
+        config.front.publish_timeout_ms = 5000;
+        config.front.group_publish = true;
+        tweak(config);
+    })
+    .await;
+    (proxy, app)
+}
+
+/// Posts without waiting: status and upload id (if any), later.
+fn post(app: &TestApp, body: &serde_json::Value) -> tokio::task::JoinHandle<(u16, Option<Uuid>)> {
+    let request = app.signed(app.http.post(app.sessions_url())).json(body);
+    tokio::spawn(answer(request))
+}
+
+async fn answer(request: reqwest::RequestBuilder) -> (u16, Option<Uuid>) {
+    let response = request.send().await.unwrap();
+    let id = response
+        .headers()
+        .get("x-upload-id")
+        .and_then(|value| value.to_str().ok()?.parse().ok());
+    (read(response).await.0, id)
+}
+
+/// One upload in flight (its confirm held back), then `gathered` uploads arriving meanwhile,
+/// then the confirm let through. The first's id and the others' ids, all answered `202`.
+async fn held_then(proxy: &Proxy, app: &TestApp, gathered: &[serde_json::Value]) -> Vec<Uuid> {
+    proxy.freeze();
+    let first = post(app, &session("first"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let others: Vec<_> = gathered.iter().map(|body| post(app, body)).collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    proxy.thaw();
+    let mut ids = Vec::new();
+    for handle in std::iter::once(first).chain(others) {
+        let (status, id) = handle.await.unwrap();
+        assert_eq!(status, 202);
+        ids.push(id.unwrap());
+    }
+    ids
+}
+
+/// A message as it lies on the queue.
+#[derive(Debug)]
+struct Queued {
+    content_type: String,
+    schema: Option<u32>,
+    size_header: Option<u32>,
+    persistent: bool,
+    message_id: String,
+    /// The upload ids it carries, in order.
+    uploads: Vec<Uuid>,
+}
+
+impl Queued {
+    fn is_group(&self) -> bool {
+        self.content_type == group::GROUP_CONTENT_TYPE
+    }
+}
+
+fn header(headers: &FieldTable, name: &str) -> Option<u32> {
+    match headers.inner().get(name)? {
+        AMQPValue::LongUInt(n) => Some(*n),
+        _ => None,
+    }
+}
+
+/// Takes every message off the test's queue, straight from the broker (not through the
+/// proxy).
+async fn drain(app: &TestApp) -> Vec<Queued> {
+    let conn = lapin::Connection::connect(&common::amqp_url(), Default::default())
+        .await
+        .unwrap();
+    let channel = conn.create_channel().await.unwrap();
+    let mut queued = Vec::new();
+    while let Some(message) = channel
+        .basic_get(
+            app.config.broker.queue.as_str().into(),
+            BasicGetOptions { no_ack: true },
+        )
+        .await
+        .unwrap()
+    {
+        let properties = &message.delivery.properties;
+        let headers = properties.headers().clone().unwrap_or_default();
+        let uploads = wire::split_bodies(&message.delivery.data)
+            .unwrap()
+            .into_iter()
+            .map(|body| Upload::decode_own(body).unwrap().stamp.upload_id)
+            .collect();
+        queued.push(Queued {
+            content_type: properties.content_type().as_ref().unwrap().to_string(),
+            schema: header(&headers, wire::SCHEMA_HEADER),
+            size_header: header(&headers, group::GROUP_SIZE_HEADER),
+            persistent: *properties.delivery_mode() == Some(2),
+            message_id: properties.message_id().as_ref().unwrap().to_string(),
+            uploads,
+        });
+    }
+    conn.close(200, "done".into()).await.unwrap();
+    queued
+}
+
+/// Every upload id answered appears exactly once on the queue.
+fn exactly_once(queued: &[Queued], answered: &[Uuid]) {
+    let mut on_queue: Vec<Uuid> = queued.iter().flat_map(|m| m.uploads.clone()).collect();
+    let mut answered = answered.to_vec();
+    on_queue.sort_unstable();
+    answered.sort_unstable();
+    assert_eq!(on_queue, answered);
+}
+
+fn assert_single(message: &Queued, upload_id: Uuid) {
+    assert_eq!(message.content_type, wire::CONTENT_TYPE, "{message:?}");
+    assert_eq!(message.schema, Some(wire::SCHEMA_VERSION));
+    assert_eq!(message.size_header, None);
+    assert!(message.persistent);
+    assert_eq!(message.uploads, vec![upload_id]);
+    assert_eq!(message.message_id, upload_id.to_string());
+}
+
+async fn metrics(app: &TestApp) -> String {
+    let url = format!("http://{}/metrics", app.metrics_address);
+    app.http
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn uploads_that_arrive_while_a_publish_is_in_flight_land_as_one_group() {
+    let (proxy, app) = front(|_| {}).await;
+    // Idle: at once, as the plain single message it always was.
+    let (status, idle) = answer(
+        app.signed(app.http.post(app.sessions_url()))
+            .json(&session("idle")),
+    )
+    .await;
+    assert_eq!(status, 202);
+    let idle = idle.unwrap();
+    let gathered: Vec<_> = (0..5).map(|i| session(&format!("g-{i}"))).collect();
+    let ids = held_then(&proxy, &app, &gathered).await;
+
+    let queued = drain(&app).await;
+    assert_eq!(queued.len(), 3, "{queued:?}");
+    assert_single(&queued[0], idle);
+    assert_single(&queued[1], ids[0]);
+    let group = &queued[2];
+    assert!(group.is_group(), "{group:?}");
+    assert_eq!(group.schema, Some(group::GROUP_SCHEMA_VERSION));
+    assert_eq!(group.size_header, Some(5));
+    assert!(group.persistent);
+    assert!(!ids.iter().any(|id| id.to_string() == group.message_id));
+    assert_eq!(
+        group.uploads.iter().collect::<HashSet<_>>(),
+        ids[1..].iter().collect()
+    );
+    exactly_once(&queued, &[vec![idle], ids].concat());
+
+    let metrics = metrics(&app).await;
+    assert!(
+        metrics.contains("intake_publish_groups_total{result=\"confirmed\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("intake_publish_group_size_count 3"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_large_file_upload_goes_alone() {
+    let (proxy, app) = front(|_| {}).await;
+    proxy.freeze();
+    let first = post(&app, &session("first"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let small: Vec<_> = (0..2)
+        .map(|i| post(&app, &session(&format!("s-{i}"))))
+        .collect();
+    let photo: Vec<u8> = (0..=255u8).cycle().take(100_000).collect();
+    let form = reqwest::multipart::Form::new()
+        .text("session[uuid]", "with-photo")
+        .text("session[unit_id]", "camera-3")
+        .part(
+            "session[data][photo1]",
+            reqwest::multipart::Part::bytes(photo)
+                .file_name("door.jpg")
+                .mime_str("image/jpeg")
+                .unwrap(),
+        );
+    let large = tokio::spawn(answer(
+        app.signed(app.http.post(app.sessions_url()))
+            .multipart(form),
+    ));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    proxy.thaw();
+    let first = first.await.unwrap().1.unwrap();
+    let large = large.await.unwrap();
+    assert_eq!(large.0, 202);
+    let large = large.1.unwrap();
+    let mut small_ids = Vec::new();
+    for handle in small {
+        small_ids.push(handle.await.unwrap().1.unwrap());
+    }
+
+    let queued = drain(&app).await;
+    assert_eq!(queued.len(), 3, "{queued:?}");
+    let alone = queued.iter().find(|m| m.uploads.contains(&large)).unwrap();
+    assert_single(alone, large);
+    let group = queued.iter().find(|m| m.is_group()).unwrap();
+    assert_eq!(
+        group.uploads.iter().collect::<HashSet<_>>(),
+        small_ids.iter().collect()
+    );
+    exactly_once(&queued, &[vec![first, large], small_ids].concat());
+}
+
+#[tokio::test]
+async fn grouping_off_publishes_one_message_per_upload() {
+    let (proxy, app) = front(|config| config.front.group_publish = false).await;
+    let gathered: Vec<_> = (0..5).map(|i| session(&format!("g-{i}"))).collect();
+    let ids = held_then(&proxy, &app, &gathered).await;
+    let queued = drain(&app).await;
+    assert_eq!(queued.len(), 6, "{queued:?}");
+    for message in &queued {
+        assert_single(message, message.uploads[0]);
+    }
+    exactly_once(&queued, &ids);
+}
+
+#[tokio::test]
+async fn a_group_holds_at_most_group_max_uploads() {
+    let (proxy, app) = front(|config| config.front.group_max_uploads = 3).await;
+    let gathered: Vec<_> = (0..7).map(|i| session(&format!("g-{i}"))).collect();
+    let ids = held_then(&proxy, &app, &gathered).await;
+    let queued = drain(&app).await;
+    // The first alone; two full groups at once; the last one once the first is answered.
+    let sizes: Vec<usize> = queued.iter().map(|m| m.uploads.len()).collect();
+    assert_eq!(sizes, vec![1, 3, 3, 1], "{queued:?}");
+    assert!(queued.iter().all(|m| m.is_group() == (m.uploads.len() > 1)));
+    assert!(
+        queued
+            .iter()
+            .filter(|m| m.is_group())
+            .all(|m| m.size_header == Some(3))
+    );
+    exactly_once(&queued, &ids);
+}
+
+#[tokio::test]
+async fn a_group_the_broker_refuses_answers_503_to_each_of_its_uploads() {
+    let (proxy, app) = front(|_| {}).await;
+    let conn = lapin::Connection::connect(&common::amqp_url(), Default::default())
+        .await
+        .unwrap();
+    let channel = conn.create_channel().await.unwrap();
+    let (queue, exchange) = (&app.config.broker.queue, &app.config.broker.exchange);
+    proxy.freeze();
+    let first = post(&app, &session("first"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let others: Vec<_> = (0..4)
+        .map(|i| post(&app, &session(&format!("g-{i}"))))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // No queue takes them any more: the broker returns every message as unroutable.
+    channel
+        .queue_unbind(
+            queue.as_str().into(),
+            exchange.as_str().into(),
+            intake::broker::ROUTING_KEY.into(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    proxy.thaw();
+    assert_eq!(first.await.unwrap().0, 503);
+    for handle in others {
+        assert_eq!(handle.await.unwrap().0, 503);
+    }
+    let metrics = metrics(&app).await;
+    assert!(
+        metrics.contains("intake_publish_groups_total{result=\"failed\"} 1"),
+        "{metrics}"
+    );
+    assert!(drain(&app).await.is_empty());
+
+    // Routable again: accepted again.
+    channel
+        .queue_bind(
+            queue.as_str().into(),
+            exchange.as_str().into(),
+            intake::broker::ROUTING_KEY.into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(app.post_json(&session("after")).await.0, 202);
+    conn.close(200, "done".into()).await.unwrap();
+}
