@@ -5,6 +5,8 @@
 //! is read with basic.get (no consumer runs).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod queue;
+
 use crate::common;
 
 use std::collections::HashSet;
@@ -13,9 +15,10 @@ use std::time::Duration;
 use common::proxy::{Proxy, broker_address, through};
 use common::{TestApp, read};
 use intake::config::Config;
-use intake::wire::{self, Upload, group};
-use lapin::options::{BasicGetOptions, QueueBindOptions};
-use lapin::types::{AMQPValue, FieldTable};
+use intake::wire::group;
+use lapin::options::QueueBindOptions;
+use lapin::types::FieldTable;
+use queue::{assert_single, drain, exactly_once, metrics};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -70,97 +73,6 @@ async fn held_then(proxy: &Proxy, app: &TestApp, gathered: &[serde_json::Value])
         ids.push(id.unwrap());
     }
     ids
-}
-
-/// A message as it lies on the queue.
-#[derive(Debug)]
-struct Queued {
-    content_type: String,
-    schema: Option<u32>,
-    size_header: Option<u32>,
-    persistent: bool,
-    message_id: String,
-    /// The upload ids it carries, in order.
-    uploads: Vec<Uuid>,
-}
-
-impl Queued {
-    fn is_group(&self) -> bool {
-        self.content_type == group::GROUP_CONTENT_TYPE
-    }
-}
-
-fn header(headers: &FieldTable, name: &str) -> Option<u32> {
-    match headers.inner().get(name)? {
-        AMQPValue::LongUInt(n) => Some(*n),
-        _ => None,
-    }
-}
-
-/// Takes every message off the test's queue, straight from the broker (not through the
-/// proxy).
-async fn drain(app: &TestApp) -> Vec<Queued> {
-    let conn = lapin::Connection::connect(&common::amqp_url(), Default::default())
-        .await
-        .unwrap();
-    let channel = conn.create_channel().await.unwrap();
-    let mut queued = Vec::new();
-    while let Some(message) = channel
-        .basic_get(
-            app.config.broker.queue.as_str().into(),
-            BasicGetOptions { no_ack: true },
-        )
-        .await
-        .unwrap()
-    {
-        let properties = &message.delivery.properties;
-        let headers = properties.headers().clone().unwrap_or_default();
-        let uploads = wire::split_bodies(&message.delivery.data)
-            .unwrap()
-            .into_iter()
-            .map(|body| Upload::decode_own(body).unwrap().stamp.upload_id)
-            .collect();
-        queued.push(Queued {
-            content_type: properties.content_type().as_ref().unwrap().to_string(),
-            schema: header(&headers, wire::SCHEMA_HEADER),
-            size_header: header(&headers, group::GROUP_SIZE_HEADER),
-            persistent: *properties.delivery_mode() == Some(2),
-            message_id: properties.message_id().as_ref().unwrap().to_string(),
-            uploads,
-        });
-    }
-    conn.close(200, "done".into()).await.unwrap();
-    queued
-}
-
-/// Every upload id answered appears exactly once on the queue.
-fn exactly_once(queued: &[Queued], answered: &[Uuid]) {
-    let mut on_queue: Vec<Uuid> = queued.iter().flat_map(|m| m.uploads.clone()).collect();
-    let mut answered = answered.to_vec();
-    on_queue.sort_unstable();
-    answered.sort_unstable();
-    assert_eq!(on_queue, answered);
-}
-
-fn assert_single(message: &Queued, upload_id: Uuid) {
-    assert_eq!(message.content_type, wire::CONTENT_TYPE, "{message:?}");
-    assert_eq!(message.schema, Some(wire::SCHEMA_VERSION));
-    assert_eq!(message.size_header, None);
-    assert!(message.persistent);
-    assert_eq!(message.uploads, vec![upload_id]);
-    assert_eq!(message.message_id, upload_id.to_string());
-}
-
-async fn metrics(app: &TestApp) -> String {
-    let url = format!("http://{}/metrics", app.metrics_address);
-    app.http
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
 }
 
 #[tokio::test]
@@ -333,4 +245,30 @@ async fn a_group_the_broker_refuses_answers_503_to_each_of_its_uploads() {
         .unwrap();
     assert_eq!(app.post_json(&session("after")).await.0, 202);
     conn.close(200, "done".into()).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_burst_of_concurrent_uploads_lands_exactly_once_in_fewer_messages() {
+    let (_proxy, app) = front(|_| {}).await;
+    let posts: Vec<_> = (0..60)
+        .map(|i| post(&app, &session(&format!("burst-{i}"))))
+        .collect();
+    let mut ids = Vec::new();
+    for handle in posts {
+        let (status, id) = handle.await.unwrap();
+        assert_eq!(status, 202);
+        ids.push(id.unwrap());
+    }
+    let queued = drain(&app).await;
+    exactly_once(&queued, &ids);
+    for message in &queued {
+        if message.is_group() {
+            assert_eq!(message.size_header, Some(message.uploads.len() as u32));
+            assert!(message.uploads.len() > 1);
+        } else {
+            assert_single(message, message.uploads[0]);
+        }
+    }
+    // Sixty uploads at once cannot all find their lane idle.
+    assert!(queued.len() < ids.len(), "{} messages", queued.len());
 }
