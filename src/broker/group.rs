@@ -13,7 +13,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::gather::{GroupLimits, Lane};
-use super::partition::{partition_of, routing_key};
+use super::partition::routing_key;
 use super::{PublishError, Publisher, upload_properties};
 use crate::wire::{self, Upload, group};
 
@@ -78,16 +78,14 @@ impl Groups {
 /// Publishes one upload through its lane and waits for the confirm of the message that
 /// carries it, at most `timeout`.
 pub(super) async fn publish(
-    publisher: &Publisher,
+    publisher: &Arc<Publisher>,
     groups: &Groups,
+    partition: u16,
     upload: &Upload,
     body: Vec<u8>,
     timeout: std::time::Duration,
 ) -> Result<(), PublishError> {
-    let publisher = publisher.shared().ok_or(PublishError::Unavailable)?;
     let deadline = Instant::now() + timeout;
-    let config = publisher.config();
-    let partition = partition_of(upload.project_id, upload.uuid().as_str(), config.partitions);
     let (answer, answered) = oneshot::channel();
     let member = Member {
         body,
@@ -95,7 +93,7 @@ pub(super) async fn publish(
         deadline,
         answer,
     };
-    groups.offer(&publisher, partition, member)?;
+    groups.offer(publisher, partition, member)?;
     match tokio::time::timeout_at(deadline, answered).await {
         Ok(Ok(result)) => result,
         Ok(Err(_)) => Err(PublishError::Unavailable),

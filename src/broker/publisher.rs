@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::gather::GroupLimits;
 use super::group::{self, Groups};
-use super::partition::routing_key_of;
+use super::partition::{partition_of, routing_key_of};
 use super::{
     Connector, PublishError, TopologyError, declare_unpartitioned, publish_confirmed,
     require_partitions, upload_properties,
@@ -86,17 +86,7 @@ impl Publisher {
         cancel: CancellationToken,
     ) -> Arc<Self> {
         let groups = groups.map(|limits| Groups::new(limits, config.partitions));
-        let publisher = Arc::new_cyclic(|me| Self {
-            live: ArcSwapOption::empty(),
-            discard: false,
-            config,
-            channel_count: channel_count.max(1),
-            next_channel: AtomicUsize::new(0),
-            trouble: Notify::new(),
-            connected: Notify::new(),
-            groups,
-            me: me.clone(),
-        });
+        let publisher = Self::build(config, channel_count, groups, false);
         tokio::spawn(Arc::clone(&publisher).supervise(cancel));
         publisher
     }
@@ -104,15 +94,24 @@ impl Publisher {
     /// A publisher that encodes every message and drops it, answering at once: the
     /// benchmark uses it to measure the front's own request handling, without the broker.
     pub fn discarding(config: BrokerConfig) -> Arc<Self> {
+        Self::build(config, 1, None, true)
+    }
+
+    fn build(
+        config: BrokerConfig,
+        channel_count: usize,
+        groups: Option<Groups>,
+        discard: bool,
+    ) -> Arc<Self> {
         Arc::new_cyclic(|me| Self {
             live: ArcSwapOption::empty(),
-            discard: true,
+            discard,
             config,
-            channel_count: 1,
+            channel_count: channel_count.max(1),
             next_channel: AtomicUsize::new(0),
             trouble: Notify::new(),
             connected: Notify::new(),
-            groups: None,
+            groups,
             me: me.clone(),
         })
     }
@@ -120,10 +119,6 @@ impl Publisher {
     /// This publisher, shared (for a task that outlives the call that starts it).
     pub(super) fn shared(&self) -> Option<Arc<Self>> {
         self.me.upgrade()
-    }
-
-    pub(super) fn config(&self) -> &BrokerConfig {
-        &self.config
     }
 
     pub(super) fn groups(&self) -> Option<&Groups> {
@@ -168,7 +163,13 @@ impl Publisher {
             return Ok(());
         }
         if let Some(groups) = &self.groups {
-            return group::publish(self, groups, upload, body, timeout).await;
+            let partition = partition_of(
+                upload.project_id,
+                upload.uuid().as_str(),
+                self.config.partitions,
+            );
+            let publisher = self.shared().ok_or(PublishError::Unavailable)?;
+            return group::publish(&publisher, groups, partition, upload, body, timeout).await;
         }
         let key = routing_key_of(&self.config, upload);
         let deadline = Instant::now() + timeout;
