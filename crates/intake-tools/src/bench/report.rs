@@ -3,53 +3,18 @@
 
 mod e2e;
 mod format;
+mod inputs;
 mod stages;
 mod summary;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::ToolError;
+pub use inputs::{Inputs, Runs, consumer_outcomes};
 pub use summary::render as summary;
-
-/// Every run's JSON in the output directory, by file name without `.json` (loadgen reports
-/// and their `.mem` and `-cpu` companions, the phases' RSS, the idle connections).
-#[derive(Debug, Clone, Default)]
-pub struct Runs(BTreeMap<String, Value>);
-
-impl FromIterator<(String, Value)> for Runs {
-    fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> Self {
-        Self(iter.into_iter().collect())
-    }
-}
-
-/// Stands in for a missing run: every field of it reads as missing.
-static MISSING: Value = Value::Null;
-
-impl Runs {
-    /// The run `name`, if recorded.
-    pub fn get(&self, name: &str) -> Option<&Value> {
-        self.0.get(name)
-    }
-
-    /// The run `name`, or null.
-    pub fn get_or_null(&self, name: &str) -> &Value {
-        self.get(name).unwrap_or(&MISSING)
-    }
-
-    /// A numeric field of run `name`.
-    pub fn number(&self, name: &str, field: &str) -> Option<f64> {
-        self.get_or_null(name)[field].as_f64()
-    }
-
-    /// Every run by name.
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &Value)> {
-        self.0.iter()
-    }
-}
 
 /// Values rounded to one decimal (non-numbers become null).
 fn rounded(values: &[Value]) -> Value {
@@ -87,27 +52,6 @@ fn run_summary(runs: &Runs, name: &str) -> Value {
 
 /// The machine the run measured (see [`crate::bench::machine`]).
 pub type Machine = Value;
-
-/// What a run left in its output directory, read into memory.
-#[derive(Debug, Clone, Default)]
-pub struct Inputs {
-    /// Loadgen reports and their companions.
-    pub runs: Runs,
-    /// The run's own description (`run.json`): start, length, knobs, commit, perf note.
-    pub run: Value,
-    /// Folded broker figures, JSON and multipart shapes.
-    pub broker: [Value; 2],
-    /// Folded database figures, JSON and multipart shapes.
-    pub database: [Value; 2],
-    /// RSS samples of the soak.
-    pub soak: Value,
-    /// Uploads the consumers stored, superseded or dead-lettered, summed over the phases.
-    pub consumer_outcomes: Value,
-    /// Criterion lines, and the perf reports of the front and the consumer.
-    pub micro: String,
-    pub perf_front: String,
-    pub perf_consumer: String,
-}
 
 /// The whole report, as written to `results.json`.
 #[derive(Debug, Clone, Serialize)]
@@ -223,104 +167,6 @@ pub fn results(inputs: &Inputs, machine: Machine) -> Results {
             front: lines(&inputs.perf_front),
             consumer: lines(&inputs.perf_consumer),
         },
-    }
-}
-
-/// Sums `intake_uploads_total` by its first label's value over Prometheus texts.
-pub fn consumer_outcomes<'a>(metrics: impl IntoIterator<Item = &'a str>) -> Map<String, Value> {
-    let mut outcomes: BTreeMap<String, u64> = BTreeMap::new();
-    for line in metrics.into_iter().flat_map(str::lines) {
-        let Some(labels) = line.strip_prefix("intake_uploads_total{") else {
-            continue;
-        };
-        let outcome = labels.split('"').nth(1).unwrap_or_default();
-        let count = line
-            .rsplit(' ')
-            .next()
-            .and_then(|count| count.parse::<f64>().ok())
-            .unwrap_or(0.0);
-        *outcomes.entry(outcome.to_owned()).or_default() += count as u64;
-    }
-    outcomes
-        .into_iter()
-        .map(|(outcome, count)| (outcome, count.into()))
-        .collect()
-}
-
-fn read_text(path: &Path) -> Result<String, ToolError> {
-    std::fs::read_to_string(path).map_err(|source| ToolError::io(path, source))
-}
-
-/// A JSON file's value; a missing file reads as null (a step that did not run).
-fn read_json(path: &Path) -> Result<Value, ToolError> {
-    if !path.exists() {
-        return Ok(Value::Null);
-    }
-    serde_json::from_str(&read_text(path)?).map_err(|error| {
-        ToolError::io(
-            path,
-            std::io::Error::new(std::io::ErrorKind::InvalidData, error),
-        )
-    })
-}
-
-/// A text file's content; empty when missing.
-fn read_optional_text(path: &Path) -> Result<String, ToolError> {
-    if path.exists() {
-        read_text(path)
-    } else {
-        Ok(String::new())
-    }
-}
-
-/// Whether `file` is one of the runs the report reads.
-fn is_run(file: &str) -> bool {
-    let Some(name) = file.strip_suffix(".json") else {
-        return false;
-    };
-    ["http-", "e2e-", "phase-"]
-        .iter()
-        .any(|prefix| name.starts_with(prefix))
-        || name == "connections"
-}
-
-impl Inputs {
-    /// Reads what a run left in `dir`.
-    pub fn read(dir: &Path) -> Result<Self, ToolError> {
-        let listing = std::fs::read_dir(dir).map_err(|source| ToolError::io(dir, source))?;
-        let mut runs = BTreeMap::new();
-        let mut metrics = Vec::new();
-        for entry in listing {
-            let path = entry.map_err(|source| ToolError::io(dir, source))?.path();
-            let file = path
-                .file_name()
-                .and_then(|name| name.to_str())
-                .unwrap_or("");
-            if is_run(file) {
-                let name = file.trim_end_matches(".json").to_owned();
-                runs.insert(name, read_json(&path)?);
-            } else if file.starts_with("consumer-") && file.ends_with(".metrics") {
-                metrics.push(read_text(&path)?);
-            }
-        }
-        let file = |name: &str| dir.join(name);
-        Ok(Self {
-            runs: Runs(runs),
-            run: read_json(&file("run.json"))?,
-            broker: [
-                read_json(&file("broker-json.json"))?,
-                read_json(&file("broker-multipart.json"))?,
-            ],
-            database: [
-                read_json(&file("database-json.json"))?,
-                read_json(&file("database-multipart.json"))?,
-            ],
-            soak: read_json(&file("soak.json"))?,
-            consumer_outcomes: consumer_outcomes(metrics.iter().map(String::as_str)).into(),
-            micro: read_optional_text(&file("micro.txt"))?,
-            perf_front: read_optional_text(&file("perf-front.txt"))?,
-            perf_consumer: read_optional_text(&file("perf-consumer.txt"))?,
-        })
     }
 }
 

@@ -4,9 +4,10 @@
 
 #![allow(clippy::expect_used, clippy::panic)]
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::*;
 
