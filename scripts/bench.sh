@@ -174,36 +174,11 @@ rss() { # PID FIELD(VmRSS|VmHWM) -> kB
     awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status" 2>/dev/null || echo null
 }
 
-# CPU ticks (user+system, all threads) of a process; 0 when gone.
-ticks() {
-    local stat
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
-    stat=${stat##*) }
-    awk '{print $12 + $13}' <<<"$stat"
-}
-ticks_sum() { local t=0 p; for p in "$@"; do t=$((t + $(ticks "$p"))); done; echo "$t"; }
-cpu_snapshot() { # loadgen pid -> JSON of tick counters
-    local busy total
-    read -r busy total < <(awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat)
-    # shellcheck disable=SC2046 # word splitting of pid lists is wanted
-    jq -n --argjson loadgen "$(ticks "$1")" --argjson front "$(ticks "$front_pid")" \
-        --argjson consumer "$(ticks "$consumer_pid")" \
-        --argjson rabbitmq "$(ticks_sum $(pgrep -x beam.smp || true))" \
-        --argjson postgresql "$(ticks_sum $(pgrep -x postgres || true))" \
-        --argjson busy "$busy" --argjson total "$total" --argjson now "$(date +%s.%N)" \
-        '{loadgen: $loadgen, front: $front, consumer: $consumer, rabbitmq: $rabbitmq,
-          postgresql: $postgresql, machine_busy: $busy, machine_total: $total, at: $now}'
-}
 # Resets a process's peak RSS (VmHWM) so the next reading is the peak of what follows.
 reset_peak() { echo 5 >"/proc/$1/clear_refs" 2>/dev/null || true; }
 # mem_sample NAME: the front's and consumer's RSS now and peak since the last reset_peaks.
 mem_sample() {
-    jq -n --argjson fr "$(rss "$front_pid" VmRSS)" --argjson fh "$(rss "$front_pid" VmHWM)" \
-        --argjson cr "$(rss "$consumer_pid" VmRSS)" --argjson ch "$(rss "$consumer_pid" VmHWM)" \
-        '{front_rss_kib: $fr, front_peak_kib: $fh, consumer_rss_kib: $cr, consumer_peak_kib: $ch}' \
-        >"$OUT/$1.mem.json"
-    jq -r '"  peak RSS: front \(.front_peak_kib / 1024 | floor) MiB, consumer \(.consumer_peak_kib / 1024 | floor) MiB"' \
-        "$OUT/$1.mem.json" >&2
+    "$BIN/intake-bench" memory --front "$front_pid" --consumer "$consumer_pid" --out "$OUT/$1.mem.json" --say-peak
 }
 reset_peaks() { reset_peak "$front_pid"; reset_peak "$consumer_pid"; }
 
@@ -228,205 +203,11 @@ loadgen() {
         "$OUT/$name.json" >&2
 }
 
-# Writes results.json and summary.md from the raw outputs in $OUT (`bench.sh --report` redoes
-# only this, e.g. after editing the summary's format).
+# Writes results.json and summary.md from the raw outputs in $OUT and prints the summary
+# (`bench.sh --report` redoes only this, e.g. after changing the summary's format).
 report() {
     log "writing $OUT/results.json and $OUT/summary.md"
-    local rust_ver pg_ver rmq_ver
-    rust_ver=$(rustc --version)
-    pg_ver=$(psql -X -At "$ADMIN_DB_URL" -c 'show server_version' 2>/dev/null || echo unknown)
-    rmq_ver=$(dpkg-query -W -f='${Version}' rabbitmq-server 2>/dev/null || echo unknown)
-    # Every run's report (and its .mem and -cpu companions) keyed by file name.
-    jq -n '[inputs | {key: (input_filename | sub(".*/"; "") | sub("\\.json$"; "")), value: .}] | from_entries' \
-        "$OUT"/http-*.json "$OUT"/e2e-*.json "$OUT"/phase-*.json "$OUT/connections.json" >"$OUT/runs.json"
-    jq -n \
-        --arg nproc "$(nproc)" --arg kernel "$(uname -r)" \
-        --arg cpu "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)" \
-        --arg memtotal "$(awk '/^MemTotal:/ {printf "%d", $2/1024}' /proc/meminfo)" \
-        --arg pg "$pg_ver" --arg rmq "$rmq_ver" --arg rustc "$rust_ver" \
-        --slurpfile run "$OUT/run.json" --slurpfile runs "$OUT/runs.json" \
-        --rawfile micro "$OUT/micro.txt" \
-        --rawfile perf_front "$OUT/perf-front.txt" --rawfile perf_consumer "$OUT/perf-consumer.txt" \
-        --slurpfile broker "$OUT/broker-json.json" --slurpfile broker_mp "$OUT/broker-multipart.json" \
-        --slurpfile db "$OUT/database-json.json" --slurpfile db_mp "$OUT/database-multipart.json" \
-        --slurpfile soaks "$OUT/soak.json" '
-        $runs[0] as $R
-        | def r: . * 10 | round / 10;
-        def ratio(a; b): if b > 0 then (a / b * 1000 | round / 1000) else null end;
-        def lines: split("\n") | map(select(length > 0));
-        def run($n): $R[$n] as $x
-            | {accepted_per_second: ($x.throughput_per_second | r), sent: $x.sent, accepted: $x.accepted,
-               failed_by_status: $x.failed_by_status, transport_errors: $x.transport_errors,
-               elapsed_seconds: ($x.elapsed_seconds | r), latency_ms: $x.latency_ms,
-               verify: ($x.verify | if . then del(.differences) else null end),
-               memory_kib: $R[$n + ".mem"]};
-        def median: sort | if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end;
-        # Every closed-loop run of a shape (the rounds in rotating order, then its own phase).
-        def closed_runs($s): [$R | to_entries[] | select(.key | test("^e2e-\($s)-closed(-r[0-9]+)?$")) | .value];
-        # Landed: accepted uploads over the send time plus the time verify waited for them.
-        def landed: .accepted / (.elapsed_seconds + .verify.waited_seconds);
-        def shape($s; $b; $target):
-            $R["e2e-\($s)-open50"] as $o50
-            | (closed_runs($s) | map(.throughput_per_second) | median) as $e
-            | (closed_runs($s) | map(landed) | median) as $landed
-            | {closed: run("e2e-\($s)-closed"),
-               E_runs: (closed_runs($s) | map(.throughput_per_second | r)),
-               landed_runs: (closed_runs($s) | map(landed | r)),
-               landed_per_second: ($landed | r),
-               landed_over_B: ratio($landed; $b),
-               cpu_cores: $R["e2e-\($s)-cpu"],
-               E: ($e | r), E_over_B: ratio($e; $b), E_over_B_target: $target,
-               E_over_B_met: (if $target then ratio($e; $b) >= $target else null end),
-               open50: run("e2e-\($s)-open50"), open90: run("e2e-\($s)-open90"),
-               p99_over_p50_at_50: ratio($o50.latency_ms.p99; $o50.latency_ms.p50),
-               p99_over_p50_target: 5,
-               p99_over_p50_met: (ratio($o50.latency_ms.p99; $o50.latency_ms.p50) <= 5)};
-        def http($s): ($R["http-bare-\($s)"].throughput_per_second) as $H
-            | ($R["http-front-discard-\($s)"].throughput_per_second) as $F
-            | {H_bare: ($H | r), F_front_discard: ($F | r), ratio: ratio($F; $H), target: 0.5,
-               met: (ratio($F; $H) >= 0.5), bare: run("http-bare-\($s)"),
-               front_discard: run("http-front-discard-\($s)"), H: $H, F: $F};
-        def broker($q): ($q.raw_publish.per_second) as $P | ($q.raw_consume.per_second) as $C
-            | (1 / (1 / $P + 1 / $C)) as $Q
-            | (1 / (1 / $q.front_publish.per_second + 1 / $q.consumer_decode_ack.per_second)) as $Qp
-            | {message_bytes: $q.message_bytes,
-               runs: ($q | with_entries(select(.value | type == "object")) | map_values(.runs | map(r))),
-               P_raw_publish: ($P | r), C_raw_consume: ($C | r),
-               Q: ($Q | r), front_publish: ($q.front_publish.per_second | r),
-               front_publish_over_P: ratio($q.front_publish.per_second; $P),
-               consumer_decode_ack: ($q.consumer_decode_ack.per_second | r),
-               consumer_decode_ack_over_C: ratio($q.consumer_decode_ack.per_second; $C),
-               Q_project: ($Qp | r), Q_project_over_Q: ratio($Qp; $Q), Qx: $Q, Qpx: $Qp};
-        def database($d): ($d.raw_upsert.per_second) as $D | ($d.write_path.per_second) as $W
-            | {batch: $d.batch, workers: $d.workers, shape: $d.shape,
-               runs: ($d | with_entries(select(.value | type == "object" and has("runs"))) | map_values(.runs | map(r))),
-               D_raw_upsert: ($D | r), W_write_path: ($W | r), ratio: ratio($W; $D), target: 0.8,
-               met: (ratio($W; $D) >= 0.8)};
-        def bound($h; $q; $d): {B: (1 / (1 / $h.H + 1 / $q.Qx + 1 / $d.D_raw_upsert) | r),
-                                 B_project: (1 / (1 / $h.F + 1 / $q.Qpx + 1 / $d.W_write_path) | r)}
-            | .B_project_over_B = ratio(.B_project; .B);
-        {json: http("json"), form: http("form"), multipart: http("multipart")} as $http
-        | {json: broker($broker[0]), multipart: broker($broker_mp[0])} as $brk
-        | {json: database($db[0]), multipart: database($db_mp[0])} as $dbs
-        | {json: bound($http.json; $brk.json; $dbs.json), form: bound($http.form; $brk.json; $dbs.json),
-           multipart: bound($http.multipart; $brk.multipart; $dbs.multipart)} as $bounds
-        # Peak RSS of each phase (fresh processes; VmHWM reset before each run), and the RSS
-        # each phase ended with.
-        | def phase($p; $runs): {
-              front_idle_kib: $R["phase-\($p).idle"].front_rss_kib,
-              consumer_idle_kib: $R["phase-\($p).idle"].consumer_rss_kib,
-              front_peak_kib: ($runs | map($R[. + ".mem"].front_peak_kib) | max),
-              consumer_peak_kib: ($runs | map($R[. + ".mem"].consumer_peak_kib) | max),
-              front_end_kib: $R["phase-\($p).end"].front_rss_kib,
-              consumer_end_kib: $R["phase-\($p).end"].consumer_rss_kib};
-          {json: phase("json"; ["e2e-json-closed", "e2e-json-open50", "e2e-json-open90"]),
-           form: phase("form"; ["e2e-form-closed", "e2e-form-open50", "e2e-form-open90"]),
-           multipart_100k: phase("multipart"; ["e2e-multipart-closed", "e2e-multipart-open50", "e2e-multipart-open90"]),
-           json_overload: phase("overload"; ["e2e-json-overload"])} as $phases
-        | ($R["e2e-json-closed"].throughput_per_second) as $EJ
-        | {
-          machine: {nproc: ($nproc | tonumber), cpu: $cpu, memory_mib: ($memtotal | tonumber), kernel: $kernel,
-                    postgresql: $pg, rabbitmq: $rmq, rustc: $rustc},
-          run: ($run[0] | del(.consumer_outcomes, .perf_note)),
-          micro: ($micro | lines),
-          stages: {
-            http: ($http | map_values(del(.H, .F))),
-            broker: ($brk | map_values(del(.Qx, .Qpx))),
-            database: $dbs,
-            bounds: $bounds
-          },
-          e2e: {
-            json: shape("json"; $bounds.json.B; 0.7),
-            form: shape("form"; $bounds.form.B; 0.7),
-            multipart_100k: shape("multipart"; $bounds.multipart.B; 0.7),
-            json_overload: (run("e2e-json-overload") + {
-                offered_per_second: ($EJ * 2 | r),
-                rejected_503: ($R["e2e-json-overload"].failed_by_status["503"] // 0),
-                accepted_over_E: ratio($R["e2e-json-overload"].throughput_per_second; $EJ),
-                accepted_per_second_series: $R["e2e-json-overload-series"]}),
-            consumer_outcomes: $run[0].consumer_outcomes
-          },
-          memory: {
-              phases: $phases,
-              idle_connections: $R["connections"],
-              front_target_mib: 64, consumer_target_mib: 128,
-              front_met: ($phases | [.json, .form, .multipart_100k] | map(.front_peak_kib) | max <= 65536),
-              front_overload_met: ($phases.json_overload.front_peak_kib <= 65536),
-              front_connections_met: ($R["connections"].front_holding_kib <= 65536),
-              consumer_met: ($phases | map(.consumer_peak_kib) | max <= 131072),
-              soak: $soaks[0]},
-          profile: {note: $run[0].perf_note, front: ($perf_front | lines), consumer: ($perf_consumer | lines)}
-        }' >"$OUT/results.json"
-
-    jq -r '
-        def f: if . == null then "–" elif type == "number" then (if . >= 100 then (round | tostring) else (. * 100 | round / 100 | tostring) end) else tostring end;
-        def pc: if . == null then "–" else (. * 100 | round | tostring) + "%" end;
-        def ok: if . == null then "n/a" elif . then "met" else "**missed**" end;
-        def mib: if . == null then "–" else (. / 1024 | round | tostring) + " MiB" end;
-        def lat: "\(.p50 | f) / \(.p99 | f) / \(.p999 | f)";
-        . as $x | $x.stages as $s | $x.e2e as $e | $x.memory as $m |
-        "## intake benchmark, \($x.run.started) (\($x.run.elapsed_seconds) s), commit \($x.run.commit)\(if ($x.run.uncommitted | length) > 0 then " + uncommitted changes to " + ($x.run.uncommitted | join(", ")) else "" end)",
-        "",
-        "\($x.machine.nproc) CPUs (\($x.machine.cpu)), \($x.machine.memory_mib) MiB, kernel \($x.machine.kernel); PostgreSQL \($x.machine.postgresql), RabbitMQ \($x.machine.rabbitmq), \($x.machine.rustc). Load runs \($x.run.bench_seconds) s, closed loop \($x.run.concurrency) in flight. Every client and server shares these CPUs.",
-        "",
-        "### Stages: the limit on this machine beside the project",
-        "",
-        "| stage | limit on this machine | project | ratio | target |",
-        "|---|---|---|---|---|",
-        ([["1 KB JSON", "json"], ["urlencoded", "form"], ["multipart 100 KB", "multipart"]][] | . as [$title, $k] | $s.http[$k] as $h
-          | "| H: HTTP, \($title), closed loop \($x.run.concurrency) (req/s) | bare axum H = \($h.H_bare | f) | front with a discarding publisher F = \($h.F_front_discard | f) | \($h.ratio | pc) | F/H ≥ 50%: \($h.met | ok) |"),
-        ([["10 points", "json"], ["2 points + 100 KB file", "multipart"]][] | . as [$title, $k] | $s.broker[$k] as $q
-          | "| Q: publish with confirms, window 1024, \($title), \($q.message_bytes) B (msg/s) | raw lapin P = \($q.P_raw_publish | f) | front Publisher \($q.front_publish | f) | \($q.front_publish_over_P | pc) | – |",
-            "| Q: consume, one multiple ack a batch, \($title) (msg/s) | raw C = \($q.C_raw_consume | f) | consumer decode + check + ack \($q.consumer_decode_ack | f) | \($q.consumer_decode_ack_over_C | pc) | – |",
-            "| Q = 1/(1/P + 1/C), \($title) (msg/s) | \($q.Q | f) | \($q.Q_project | f) | \($q.Q_project_over_Q | pc) | – |"),
-        ([["10 points", "json"], ["2 points + 100 KB file", "multipart"]][] | . as [$title, $k] | $s.database[$k] as $d
-          | "| D: write, \($title), \($d.batch)-row batches, \($d.workers) connections, half replacing (rows/s) | bare unnest D = \($d.D_raw_upsert | f) | write_batch W = \($d.W_write_path | f) | \($d.ratio | pc) | W/D ≥ 80%: \($d.met | ok) |"),
-        ([["1 KB JSON", "json"], ["urlencoded", "form"], ["multipart 100 KB", "multipart"]][] | . as [$title, $k] | $s.bounds[$k] as $b
-          | "| B = 1/(1/H + 1/Q + 1/D), \($title) (sessions/s) | \($b.B | f) | 1/(1/F + 1/Q′ + 1/W) = \($b.B_project | f) | \($b.B_project_over_B | pc) | – |"),
-        "",
-        "### End to end (real front and consumer, --verify)",
-        "",
-        "| shape | E accepted/s, median (runs) | landed/s, median | E/B | verified | p50 / p99 / p99.9 ms at 50% E | p99/p50 | p50 / p99 / p99.9 ms at 90% E | peak RSS front / consumer |",
-        "|---|---|---|---|---|---|---|---|---|",
-        ([["1 KB JSON, 10 points", $e.json], ["urlencoded, 10 points", $e.form], ["multipart, 2 points + 100 KB file", $e.multipart_100k]][]
-          | .[1] as $r
-          | "| \(.[0]) | \($r.E | f) (\($r.E_runs | map(f) | join(", "))) | \($r.landed_per_second | f) | \($r.E_over_B | pc) (≥ 70%: \($r.E_over_B_met | ok)); landed \($r.landed_over_B | pc) | \($r.closed.verify.verified)/\($r.closed.verify.expected) | \($r.open50.latency_ms | lat) | \($r.p99_over_p50_at_50 | f) (≤ 5: \($r.p99_over_p50_met | ok)) | \($r.open90.latency_ms | lat) | \([$r.closed, $r.open50, $r.open90] | map(.memory_kib.front_peak_kib) | max | mib) / \([$r.closed, $r.open50, $r.open90] | map(.memory_kib.consumer_peak_kib) | max | mib) |"),
-        "",
-        "Closed-loop latency p50 / p99 / p99.9 ms: " + ([["JSON", $e.json], ["urlencoded", $e.form], ["multipart", $e.multipart_100k]] | map("\(.[0]) \(.[1].closed.latency_ms | lat)") | join("; ")) + ".",
-        "",
-        (([$e.json, $e.form, $e.multipart_100k] | map(.cpu_cores.other) | max) as $o
-         | if $o > 0.25 or $x.run.machine_busy_percent_before >= 15 then
-             "**Warning:** up to \($o * 100 | round)% of a core went to work outside the pipeline (machine busy \($x.run.machine_busy_percent_before)% before the stages): something else ran on the machine and the figures are low.\n"
-           else empty end),
-        "CPU while the closed loop sends (cores of \($x.machine.nproc)): " + ([["JSON", $e.json], ["urlencoded", $e.form], ["multipart", $e.multipart_100k]] | map("\(.[0]): " + (.[1].cpu_cores | to_entries | map("\(.key) \(.value * 100 | round / 100)") | join(", "))) | join("; ")) + ".",
-        "",
-        "Overload (JSON, open loop \($e.json_overload.offered_per_second | f)/s = 2×E, --max-in-flight 4096): accepted \($e.json_overload.accepted_per_second | f)/s (\($e.json_overload.accepted_over_E | pc) of E), \($e.json_overload.rejected_503) × 503 of \($e.json_overload.sent) sent, other statuses \($e.json_overload.failed_by_status | del(.["503"]) | tostring), transport errors \($e.json_overload.transport_errors | tostring); latency p50 / p99 / p99.9 \($e.json_overload.latency_ms | lat) ms; verified \($e.json_overload.verify.verified)/\($e.json_overload.verify.expected); peak RSS front \($e.json_overload.memory_kib.front_peak_kib | mib), consumer \($e.json_overload.memory_kib.consumer_peak_kib | mib). Accepted per second: \($e.json_overload.accepted_per_second_series | map(tostring) | join(" ")).",
-        "",
-        "Consumer outcomes over the end-to-end runs: \($e.consumer_outcomes | tostring).",
-        "",
-        "### Memory (VmRSS / VmHWM; fresh front and consumer for each phase)",
-        "",
-        "| process | idle | peak, JSON | peak, urlencoded | peak, multipart | peak, overload | RSS after overload | target |",
-        "|---|---|---|---|---|---|---|---|",
-        "| intake-front | \($m.phases.json.front_idle_kib | mib) | \($m.phases.json.front_peak_kib | mib) | \($m.phases.form.front_peak_kib | mib) | \($m.phases.multipart_100k.front_peak_kib | mib) | \($m.phases.json_overload.front_peak_kib | mib) | \($m.phases.json_overload.front_end_kib | mib) | ≤ 64 MiB: \($m.front_met | ok) (overload: \($m.front_overload_met | ok)) |",
-        "| intake-consumer | \($m.phases.json.consumer_idle_kib | mib) | \($m.phases.json.consumer_peak_kib | mib) | \($m.phases.form.consumer_peak_kib | mib) | \($m.phases.multipart_100k.consumer_peak_kib | mib) | \($m.phases.json_overload.consumer_peak_kib | mib) | \($m.phases.json_overload.consumer_end_kib | mib) | ≤ 128 MiB: \($m.consumer_met | ok) |",
-        "",
-        "The fresh front holding \($m.idle_connections.opened) idle keep-alive connections (\($m.idle_connections.answered_after_hold) still served after the hold): \($m.idle_connections.front_before_kib | mib) → \($m.idle_connections.front_holding_kib | mib) (\(($m.idle_connections.front_holding_kib - $m.idle_connections.front_before_kib) / $m.idle_connections.opened | . * 10 | round / 10) KiB a connection); ≤ 64 MiB: \($m.front_connections_met | ok).",
-        (if ($m.soak | length) > 0 then "\nSoak RSS (s: front / consumer MiB): " + ($m.soak | map("\(.t): \(.front_kib / 1024 | round) / \(.consumer_kib / 1024 | round)") | join(", ")) else empty end),
-        "",
-        "### Micro-benchmarks (criterion: name | time [low est high] | throughput)",
-        "",
-        "```",
-        ($x.micro[] ),
-        "```",
-        "",
-        "### Profile: \($x.profile.note)",
-        (if ($x.profile.front | length) > 0 then
-            ("", "intake-front, top symbols:", "", "```", ($x.profile.front[:15][]), "```",
-             "", "intake-consumer, top symbols:", "", "```", ($x.profile.consumer[:15][]), "```")
-         else empty end)
-    ' "$OUT/results.json" >"$OUT/summary.md"
-    cat "$OUT/summary.md"
+    "$BIN/intake-bench" report --dir "$OUT" --admin-database-url "$ADMIN_DB_URL"
 }
 
 # ================================================================================================
@@ -444,15 +225,6 @@ for p in $BARE_PORT $DISCARD_PORT $FRONT_PORT $FRONT_METRICS_PORT "${CONSUMER_AD
 done
 command -v jq >/dev/null || die "jq is needed"
 command -v python3 >/dev/null || die "python3 is needed (for the idle-connection memory figure)"
-
-# Everything here shares the machine's CPUs: say so when something else is busy on it.
-machine_busy_for() { # SECONDS -> busy share of the whole machine, percent
-    local a b
-    a=$(awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat)
-    sleep "$1"
-    b=$(awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat)
-    awk -v a="$a" -v b="$b" 'BEGIN { split(a, x); split(b, y); printf "%d", (y[1] - x[1]) * 100 / (y[2] - x[2] + 1e-9) }'
-}
 
 # What is measured: the commit, and files that differ from it when the build starts.
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -515,7 +287,8 @@ JSON_SHAPE=(--mix json=1 --points 10)
 FORM_SHAPE=(--mix form=1 --points 10)
 MULTIPART_SHAPE=(--mix multipart=1 --points 2 --attachment-bytes 102400)
 
-busy_before=$(machine_busy_for 3)
+# Everything here shares the machine's CPUs: say so when something else is busy on it.
+busy_before=$("$BIN/intake-bench" machine-busy --seconds 3)
 log "machine busy before the stages: ${busy_before}% (of all CPUs)"
 ((busy_before < 15)) || log "WARNING: something else is using the CPUs; the figures will be low"
 
@@ -586,14 +359,12 @@ start_pipeline() { # PHASE
     front_pid=$last_pid
     wait_ready "http://127.0.0.1:$FRONT_PORT/readyz" "$front_pid"
     wait_ready "http://$CONSUMER_ADDR/readyz" "$consumer_pid"
-    jq -n --argjson f "$(rss "$front_pid" VmRSS)" --argjson c "$(rss "$consumer_pid" VmRSS)" \
-        '{front_rss_kib: $f, consumer_rss_kib: $c}' >"$OUT/phase-$phase.idle.json"
+    "$BIN/intake-bench" memory --front "$front_pid" --consumer "$consumer_pid" --out "$OUT/phase-$phase.idle.json"
 }
 stop_pipeline() { # after wait_drain; keeps the metrics and the RSS the phase ended with
     curl -sf --max-time 2 "http://127.0.0.1:$FRONT_METRICS_PORT/metrics" >"$OUT/front-$phase.metrics" || true
     curl -sf --max-time 2 "http://$CONSUMER_ADDR/metrics" >"$OUT/consumer-$phase.metrics" || true
-    jq -n --argjson f "$(rss "$front_pid" VmRSS)" --argjson c "$(rss "$consumer_pid" VmRSS)" \
-        '{front_rss_kib: $f, consumer_rss_kib: $c}' >"$OUT/phase-$phase.end.json"
+    "$BIN/intake-bench" memory --front "$front_pid" --consumer "$consumer_pid" --out "$OUT/phase-$phase.end.json"
     stop_pid "$front_pid"
     stop_pid "$consumer_pid"
     front_pid=
@@ -608,7 +379,7 @@ median_rate() { # SHAPE: median accepted/s of its closed-loop runs so far
 pct() { awk -v r="$1" -v p="$2" 'BEGIN { printf "%d", r * p / 100 + 0.5 }'; }
 
 run_shape() { # SHAPE-NAME ARGS...
-    local shape=$1 e before after lg_pid
+    local shape=$1 e lg_pid
     shift
     log "E[$shape]: closed loop $CONC, ${SECS} s, --verify"
     reset_peaks
@@ -618,24 +389,14 @@ run_shape() { # SHAPE-NAME ARGS...
         --concurrency "$CONC" --duration "$SECS" --verify --verify-timeout "$VERIFY_TIMEOUT" "$@" \
         >"$OUT/e2e-$shape-closed.txt" 2>"$OUT/e2e-$shape-closed.log" &
     lg_pid=$!
-    before=$(cpu_snapshot "$lg_pid")
-    # Sampled a second before the send phase ends, while loadgen certainly still runs.
-    sleep "$((SECS > 2 ? SECS - 1 : 1))"
-    after=$(cpu_snapshot "$lg_pid")
-    jq -n --argjson a "$before" --argjson b "$after" --argjson hz "$(getconf CLK_TCK)" --argjson ncpu "$(nproc)" \
-        '($b.at - $a.at) as $s | ($b.machine_total - $a.machine_total) as $all
-         | $b | del(.at, .machine_total) | with_entries(.value = ((.value - $a[.key]) / $hz / $s))
-         # The machine as a whole: share of all CPU time, in cores.
-         | .machine_busy = ($b.machine_busy - $a.machine_busy) / $all * $ncpu
-         # Kernel work (loopback networking, disk) not charged to a process, and anything else.
-         | .other = .machine_busy - .loadgen - .front - .consumer - .rabbitmq - .postgresql' \
-        >"$OUT/e2e-$shape-cpu.json"
+    # Over the send phase but a second short of its end, while loadgen certainly still runs.
+    "$BIN/intake-bench" cpu-split --loadgen "$lg_pid" --front "$front_pid" --consumer "$consumer_pid" \
+        --seconds "$((SECS > 2 ? SECS - 1 : 1))" --out "$OUT/e2e-$shape-cpu.json"
     wait "$lg_pid" || log "  loadgen e2e-$shape-closed: verification FAILED (see $OUT/e2e-$shape-closed.txt)"
     [[ -s $OUT/e2e-$shape-closed.json ]] || die "loadgen e2e-$shape-closed failed (see $OUT/e2e-$shape-closed.log)"
     mem_sample "e2e-$shape-closed"
     jq -r '"  closed: \(.throughput_per_second|floor) accepted/s, p50 \(.latency_ms.p50) ms, p99 \(.latency_ms.p99) ms, verify \(.verify.verified)/\(.verify.expected) in \(.verify.waited_seconds) s"' \
         "$OUT/e2e-$shape-closed.json" >&2
-    jq -r 'to_entries | map("\(.key) \(.value * 100 | floor)%") | "  CPU (share of one core): " + join(", ")' "$OUT/e2e-$shape-cpu.json" >&2
     wait_drain
     e=$(median_rate "$shape")
     for p in 50 90; do
@@ -802,16 +563,13 @@ if [[ $PERF == 1 ]]; then
 fi
 [[ -z $front_pid ]] || stop_pipeline
 
-# Uploads the consumers stored / superseded / dead-lettered, summed over the phases.
-cat "$OUT"/consumer-*.metrics 2>/dev/null \
-    | awk -F'[{}" ]+' '$1 == "intake_uploads_total" {n[$3] += $NF} END {for (k in n) printf "%s\n", k " " n[k]}' \
-    | jq -Rn '[inputs | split(" ") | {key: .[0], value: (.[1] | tonumber)}] | from_entries' >"$OUT/outcomes.json"
+# The report sums the consumers' outcomes from their metrics (consumer-*.metrics).
 jq -n --arg started "$started_utc" --argjson elapsed "$((SECONDS - started_at))" \
     --argjson secs "$SECS" --argjson conc "$CONC" --argjson soak "$SOAK_SECS" --argjson stage_runs "$STAGE_RUNS" \
     --argjson busy_before "$busy_before" --arg commit "$commit" --arg dirty "$dirty" \
-    --slurpfile outcomes "$OUT/outcomes.json" --arg perf_note "$perf_note" \
+    --arg perf_note "$perf_note" \
     '{started: $started, elapsed_seconds: $elapsed, bench_seconds: $secs, concurrency: $conc,
       commit: $commit, uncommitted: ($dirty | split("\n") | map(select(length > 0))),
-      stage_runs: $stage_runs, soak_seconds: $soak, machine_busy_percent_before: $busy_before, consumer_outcomes: $outcomes[0], perf_note: $perf_note}' >"$OUT/run.json"
+      stage_runs: $stage_runs, soak_seconds: $soak, machine_busy_percent_before: $busy_before, perf_note: $perf_note}' >"$OUT/run.json"
 report
 log "done in $((SECONDS - started_at)) s"
