@@ -5,11 +5,13 @@
 # project's figure for the same work (HTTP, broker, database) for each session shape (1 KB JSON,
 # urlencoded, multipart with a 100 KB file), then the real front and consumer end to end for the
 # three shapes (closed loop, open loop at 50% and 90% of the sustained rate, an overload run at
-# 2x), their memory, an optional soak, and (when perf works) a CPU profile under load.
+# 2x), their memory; E with 1 and 3 partitions on the single node and on a local 3-node cluster;
+# an optional soak, and (when perf works) a CPU profile under load.
 #
 # It never touches what `make run` uses: its own database (intake_bench, dropped and recreated),
-# its own exchanges and queues (intake-bench.*), its own ports (18080-18083, 19091). Everything
-# it starts is stopped on exit. Results: target/bench/results.json (machine-readable),
+# its own exchanges and queues (intake-bench.*), its own ports (18080-18083, 19091), and the
+# local cluster's (5701-5703, 25701-25703). Everything it starts is stopped on exit, the
+# cluster too when this run started it. Results: target/bench/results.json (machine-readable),
 # target/bench/summary.md (also printed), raw outputs beside them.
 #
 # Knobs (environment):
@@ -27,6 +29,9 @@
 #   BENCH_BUILD=1             0 skips `cargo build --release --bins`
 #   BENCH_STAGE_RUNS=3        runs of the (short, noisy) broker and database stages; medians kept
 #   BENCH_E_RUNS=3            closed-loop end-to-end runs per shape, in rotating order; medians kept
+#   BENCH_SCALE=1             0 skips the scale section: E with broker.partitions 1 and 3, on the
+#                             single node and on the local 3-node cluster (scripts/cluster.sh)
+#   BENCH_SCALE_RUNS=$BENCH_E_RUNS  rounds of the scale section, in rotating order; medians kept
 #   BENCH_QUICK=0             1: every step, briefly (3 s runs, small stages, one end-to-end round,
 #                             no micro-benchmarks), into target/bench-quick; a check that the
 #                             benchmark works, not figures to compare
@@ -57,6 +62,8 @@ DRAIN_TIMEOUT=${BENCH_DRAIN_TIMEOUT:-240}
 BUILD=${BENCH_BUILD:-1}
 STAGE_RUNS=${BENCH_STAGE_RUNS:-3}
 E_RUNS=${BENCH_E_RUNS:-3}
+SCALE=${BENCH_SCALE:-1}
+SCALE_RUNS=${BENCH_SCALE_RUNS:-$E_RUNS}
 
 OUT=${BENCH_OUT:-target/bench}
 BIN=target/release
@@ -97,9 +104,13 @@ cleanup() {
     local rc=$? pid
     trap - EXIT INT TERM
     for pid in $(jobs -p); do stop_pid "$pid"; done
+    # The cluster, when this run started it (its nodes are stopped by their pid files).
+    if [[ -n ${cluster_started:-} ]]; then
+        bash scripts/cluster.sh down >/dev/null 2>&1 || true
+    fi
     # The broker stage deletes its queues itself; these are the front's and consumer's.
     if command -v rabbitmqctl >/dev/null; then
-        for q in "$QUEUE" "$DLQ"; do
+        for q in "$QUEUE" "$DLQ" intake-bench.scale-p1 intake-bench.scale-p3 intake-bench.scale-p3.p{1,2}; do
             timeout 20 rabbitmqctl -q delete_queue "$q" >/dev/null 2>&1 || true
         done
     fi
@@ -350,15 +361,22 @@ done
 # A fresh front and consumer for each phase, so each phase's memory is its own (glibc keeps what
 # an earlier peak allocated) and runs never overlap.
 phase=
+# A section's own settings, on top of the exported environment: both processes, the front's,
+# the consumer's (VAR=value words for env).
+PIPELINE_ENV=()
+FRONT_ENV=()
+CONSUMER_ENV=()
 start_pipeline() { # PHASE
     phase=$1
     log "E[$phase]: starting intake-front (127.0.0.1:$FRONT_PORT) and intake-consumer ($CONSUMER_ADDR)"
-    start_bg "$OUT/consumer-$phase.server.log" "$BIN/intake-consumer"
+    # The consumer first: it declares the queues of every partition, which a front with
+    # partitions checks before it becomes ready.
+    start_bg "$OUT/consumer-$phase.server.log" env "${PIPELINE_ENV[@]}" "${CONSUMER_ENV[@]}" "$BIN/intake-consumer"
     consumer_pid=$last_pid
-    start_bg "$OUT/front-$phase.server.log" "$BIN/intake-front"
+    wait_ready "http://$CONSUMER_ADDR/readyz" "$consumer_pid"
+    start_bg "$OUT/front-$phase.server.log" env "${PIPELINE_ENV[@]}" "${FRONT_ENV[@]}" "$BIN/intake-front"
     front_pid=$last_pid
     wait_ready "http://127.0.0.1:$FRONT_PORT/readyz" "$front_pid"
-    wait_ready "http://$CONSUMER_ADDR/readyz" "$consumer_pid"
     "$BIN/intake-bench" memory --front "$front_pid" --consumer "$consumer_pid" --out "$OUT/phase-$phase.idle.json"
 }
 stop_pipeline() { # after wait_drain; keeps the metrics and the RSS the phase ended with
@@ -378,25 +396,35 @@ median_rate() { # SHAPE: median accepted/s of its closed-loop runs so far
 }
 pct() { awk -v r="$1" -v p="$2" 'BEGIN { printf "%d", r * p / 100 + 0.5 }'; }
 
-run_shape() { # SHAPE-NAME ARGS...
-    local shape=$1 e lg_pid
+# closed_with_cpu NAME ARGS...: closed loop $CONC for $SECS s with --verify into $OUT/NAME.json,
+# and the CPU split over its send phase into $OUT/NAME.cpu.json.
+closed_with_cpu() {
+    local name=$1 lg_pid
     shift
-    log "E[$shape]: closed loop $CONC, ${SECS} s, --verify"
+    rm -f "$OUT/$name.json"
     reset_peaks
     # Background so the CPU split over the send phase can be sampled beside it.
     "$BIN/intake" loadgen --url "http://127.0.0.1:$FRONT_PORT" --project "$PROJECT" \
-        -u "$BENCH_USER" --secret="$BENCH_SECRET" --json "$OUT/e2e-$shape-closed.json" \
+        -u "$BENCH_USER" --secret="$BENCH_SECRET" --json "$OUT/$name.json" --max-error-rate 1 \
         --concurrency "$CONC" --duration "$SECS" --verify --verify-timeout "$VERIFY_TIMEOUT" "$@" \
-        >"$OUT/e2e-$shape-closed.txt" 2>"$OUT/e2e-$shape-closed.log" &
+        >"$OUT/$name.txt" 2>"$OUT/$name.log" &
     lg_pid=$!
     # Over the send phase but a second short of its end, while loadgen certainly still runs.
     "$BIN/intake-bench" cpu-split --loadgen "$lg_pid" --front "$front_pid" --consumer "$consumer_pid" \
-        --seconds "$((SECS > 2 ? SECS - 1 : 1))" --out "$OUT/e2e-$shape-cpu.json"
-    wait "$lg_pid" || log "  loadgen e2e-$shape-closed: verification FAILED (see $OUT/e2e-$shape-closed.txt)"
-    [[ -s $OUT/e2e-$shape-closed.json ]] || die "loadgen e2e-$shape-closed failed (see $OUT/e2e-$shape-closed.log)"
-    mem_sample "e2e-$shape-closed"
+        --seconds "$((SECS > 2 ? SECS - 1 : 1))" --out "$OUT/$name.cpu.json"
+    wait "$lg_pid" || log "  loadgen $name: verification FAILED (see $OUT/$name.txt)"
+    [[ -s $OUT/$name.json ]] || die "loadgen $name failed (see $OUT/$name.log)"
+    mem_sample "$name"
     jq -r '"  closed: \(.throughput_per_second|floor) accepted/s, p50 \(.latency_ms.p50) ms, p99 \(.latency_ms.p99) ms, verify \(.verify.verified)/\(.verify.expected) in \(.verify.waited_seconds) s"' \
-        "$OUT/e2e-$shape-closed.json" >&2
+        "$OUT/$name.json" >&2
+}
+
+run_shape() { # SHAPE-NAME ARGS...
+    local shape=$1 e
+    shift
+    log "E[$shape]: closed loop $CONC, ${SECS} s, --verify"
+    closed_with_cpu "e2e-$shape-closed" "$@"
+    mv "$OUT/e2e-$shape-closed.cpu.json" "$OUT/e2e-$shape-cpu.json"
     wait_drain
     e=$(median_rate "$shape")
     for p in 50 90; do
@@ -503,6 +531,71 @@ grep -o 'rate [0-9]*/s' "$OUT/e2e-json-overload.log" | grep -o '[0-9]*' | jq -s 
     || echo '[]' >"$OUT/e2e-json-overload-series.json"
 wait_drain
 stop_pipeline
+
+# --- scale: partitions, and the local 3-node cluster ----------------------------------------------
+# E (JSON, closed loop) with broker.partitions 1 and 3, on the single node and on the local
+# cluster (scripts/cluster.sh), each setup with fresh processes, in rotating order, SCALE_RUNS
+# rounds; E of a setup is the median of its rounds. Each partition count has an exchange and
+# queues of its own, so a consumer never finds the other count's queues.
+SCALE_SETUPS=(single-p1 single-p3 cluster-p1 cluster-p3)
+cluster_started=
+cluster_urls() { # FIRST-NODE: the cluster's AMQP URLs, starting at that node
+    local urls
+    IFS=, read -ra urls <<<"$(bash scripts/cluster.sh urls)"
+    local i out=()
+    for ((i = 0; i < ${#urls[@]}; i++)); do out+=("${urls[$(((i + $1 - 1) % ${#urls[@]}))]}"); done
+    (IFS=,; echo "${out[*]}")
+}
+scale_env() { # SETUP: the pipeline's settings for it
+    local parts=${1##*-p}
+    PIPELINE_ENV=(INTAKE_BROKER__PARTITIONS="$parts"
+        INTAKE_BROKER__EXCHANGE="intake-bench.scale-p$parts" INTAKE_BROKER__QUEUE="intake-bench.scale-p$parts")
+    FRONT_ENV=()
+    CONSUMER_ENV=()
+    if [[ $1 == cluster-* ]]; then
+        # As docs/SCALING.md says: every node listed, each process starting at another node,
+        # and a publish timeout that waits out a leader election.
+        PIPELINE_ENV+=(INTAKE_FRONT__PUBLISH_TIMEOUT_MS=10000)
+        FRONT_ENV=(AMQP_URL="$(cluster_urls 1)")
+        CONSUMER_ENV=(AMQP_URL="$(cluster_urls 2)")
+    fi
+}
+if [[ $SCALE == 1 ]]; then
+    cluster_note=started
+    if bash scripts/cluster.sh status >/dev/null 2>&1; then
+        cluster_note="already running"
+    else
+        log "scale: starting the local 3-node cluster (scripts/cluster.sh up)"
+        if bash scripts/cluster.sh up >"$OUT/cluster.log" 2>&1; then
+            cluster_started=1
+        else
+            cluster_note="could not start (see cluster.log)"
+            log "  the cluster $cluster_note: its setups are skipped"
+        fi
+    fi
+    for ((round = 1; round <= SCALE_RUNS; round++)); do
+        for ((k = 0; k < ${#SCALE_SETUPS[@]}; k++)); do
+            setup=${SCALE_SETUPS[$(((k + round - 1) % ${#SCALE_SETUPS[@]}))]}
+            [[ $setup == single-* || $cluster_note != could* ]] || continue
+            scale_env "$setup"
+            start_pipeline "scale-$setup-r$round"
+            log "scale[$setup]: JSON closed loop $CONC, ${SECS} s, --verify (round $round of $SCALE_RUNS)"
+            closed_with_cpu "scale-$setup-r$round" "${JSON_SHAPE[@]}"
+            wait_drain
+            stop_pipeline
+        done
+    done
+    PIPELINE_ENV=()
+    FRONT_ENV=()
+    CONSUMER_ENV=()
+    if [[ -n $cluster_started ]]; then
+        log "scale: stopping the cluster"
+        bash scripts/cluster.sh down >>"$OUT/cluster.log" 2>&1 || log "  scripts/cluster.sh down failed (see $OUT/cluster.log)"
+        cluster_started=
+    fi
+    jq -n --argjson runs "$SCALE_RUNS" --arg cluster "$cluster_note" '$ARGS.positional as $s
+        | {runs: $runs, setups: $s, cluster: $cluster}' --args "${SCALE_SETUPS[@]}" >"$OUT/scale.json"
+fi
 
 # --- soak and profile (optional), on a fresh pipeline --------------------------------------------
 echo '[]' >"$OUT/soak.json"

@@ -4,6 +4,8 @@
 mod e2e;
 mod format;
 mod inputs;
+mod rounds;
+mod scale;
 mod stages;
 mod summary;
 
@@ -63,6 +65,9 @@ pub struct Results {
     pub e2e: EndToEnd,
     pub memory: e2e::Memory,
     pub profile: Profile,
+    /// Partitions and the cluster, when the run measured them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale: Option<scale::Scale>,
 }
 
 /// The stage figures, by shape.
@@ -145,6 +150,7 @@ pub fn results(inputs: &Inputs, machine: Machine) -> Results {
         json_overload: e2e::overload(runs),
         consumer_outcomes: inputs.consumer_outcomes.clone(),
     };
+    let scale = scale::scale(runs, &inputs.scale);
     let mut run = inputs.run.clone();
     if let Value::Object(fields) = &mut run {
         fields.remove("consumer_outcomes");
@@ -167,6 +173,7 @@ pub fn results(inputs: &Inputs, machine: Machine) -> Results {
             front: lines(&inputs.perf_front),
             consumer: lines(&inputs.perf_consumer),
         },
+        scale,
     }
 }
 

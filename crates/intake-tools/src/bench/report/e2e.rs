@@ -42,17 +42,7 @@ pub struct Shape {
 /// phase (`e2e-<shape>-closed-r<N>`, then `e2e-<shape>-closed`).
 pub fn closed_runs<'a>(runs: &'a Runs, shape: &str) -> Vec<&'a Value> {
     let own = format!("e2e-{shape}-closed");
-    let round_prefix = format!("{own}-r");
-    let mut rounds: Vec<(u64, &Value)> = runs
-        .iter()
-        .filter_map(|(name, run)| {
-            let round = name.strip_prefix(&round_prefix)?;
-            let digits_only = !round.is_empty() && round.bytes().all(|b| b.is_ascii_digit());
-            digits_only.then(|| (round.parse().unwrap_or(u64::MAX), run))
-        })
-        .collect();
-    rounds.sort_by_key(|(round, _)| *round);
-    let mut closed: Vec<&Value> = rounds.into_iter().map(|(_, run)| run).collect();
+    let mut closed: Vec<&Value> = runs.rounds(&own).into_iter().map(|(_, run)| run).collect();
     closed.extend(runs.get(&own));
     closed
 }
@@ -64,7 +54,7 @@ pub fn landed(run: &Value) -> Option<f64> {
     Some(run["accepted"].as_f64()? / (run["elapsed_seconds"].as_f64()? + waited))
 }
 
-fn median_of(values: &[Option<f64>]) -> Option<f64> {
+pub fn median_of(values: &[Option<f64>]) -> Option<f64> {
     let values: Option<Vec<f64>> = values.iter().copied().collect();
     median(&values?)
 }

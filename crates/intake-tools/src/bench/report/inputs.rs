@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use crate::ToolError;
 
 /// Every run's JSON in the output directory, by file name without `.json` (loadgen reports
-/// and their `.mem` and `-cpu` companions, the phases' RSS, the idle connections).
+/// and their `.mem`, `.cpu` and `-cpu` companions, the phases' RSS, the idle connections).
 #[derive(Debug, Clone, Default)]
 pub struct Runs(BTreeMap<String, Value>);
 
@@ -42,6 +42,25 @@ impl Runs {
     pub fn iter(&self) -> impl Iterator<Item = (&String, &Value)> {
         self.0.iter()
     }
+
+    /// The rounds `<prefix>-r<N>` (N digits only, so not their `.mem` or `.cpu` companions),
+    /// by N, with their names.
+    pub fn rounds(&self, prefix: &str) -> Vec<(&str, &Value)> {
+        let round_prefix = format!("{prefix}-r");
+        let mut rounds: Vec<(u64, &str, &Value)> = self
+            .iter()
+            .filter_map(|(name, run)| {
+                let round = name.strip_prefix(&round_prefix)?;
+                let digits_only = !round.is_empty() && round.bytes().all(|b| b.is_ascii_digit());
+                digits_only.then(|| (round.parse().unwrap_or(u64::MAX), name.as_str(), run))
+            })
+            .collect();
+        rounds.sort_by_key(|(round, _, _)| *round);
+        rounds
+            .into_iter()
+            .map(|(_, name, run)| (name, run))
+            .collect()
+    }
 }
 
 /// What a run left in its output directory, read into memory.
@@ -57,6 +76,8 @@ pub struct Inputs {
     pub database: [Value; 2],
     /// RSS samples of the soak.
     pub soak: Value,
+    /// What the scale section ran (`scale.json`), null when it did not.
+    pub scale: Value,
     /// Uploads the consumers stored, superseded or dead-lettered, summed over the phases.
     pub consumer_outcomes: Value,
     /// Criterion lines, and the perf reports of the front and the consumer.
@@ -117,7 +138,7 @@ fn is_run(file: &str) -> bool {
     let Some(name) = file.strip_suffix(".json") else {
         return false;
     };
-    ["http-", "e2e-", "phase-"]
+    ["http-", "e2e-", "phase-", "scale-"]
         .iter()
         .any(|prefix| name.starts_with(prefix))
         || name == "connections"
@@ -155,6 +176,7 @@ impl Inputs {
                 read_json(&file("database-multipart.json"))?,
             ],
             soak: read_json(&file("soak.json"))?,
+            scale: read_json(&file("scale.json"))?,
             consumer_outcomes: consumer_outcomes(metrics.iter().map(String::as_str)).into(),
             micro: read_optional_text(&file("micro.txt"))?,
             perf_front: read_optional_text(&file("perf-front.txt"))?,

@@ -4,6 +4,7 @@ use serde_json::Value;
 
 mod e2e;
 mod memory;
+mod sections;
 
 use super::format::{figure, percent, show, verdict};
 use e2e::end_to_end;
@@ -35,6 +36,7 @@ pub fn render(x: &Value) -> String {
     heading(x, &mut out);
     stages(x, &mut out);
     end_to_end(x, &mut out);
+    sections::scale(x, &mut out);
     memory(x, &mut out);
     out.extend([
         String::new(),
