@@ -6,7 +6,7 @@
 # urlencoded, multipart with a 100 KB file), then the real front and consumer end to end for the
 # three shapes (closed loop, open loop at 50% and 90% of the sustained rate, an overload run at
 # 2x), their memory; E with 1 and 3 partitions on the single node and on a local 3-node cluster;
-# an optional soak, and (when perf works) a CPU profile under load.
+# grouped publishing on vs off; an optional soak, and (when perf works) a CPU profile under load.
 #
 # It never touches what `make run` uses: its own database (intake_bench, dropped and recreated),
 # its own exchanges and queues (intake-bench.*), its own ports (18080-18083, 19091), and the
@@ -32,6 +32,9 @@
 #   BENCH_SCALE=1             0 skips the scale section: E with broker.partitions 1 and 3, on the
 #                             single node and on the local 3-node cluster (scripts/cluster.sh)
 #   BENCH_SCALE_RUNS=$BENCH_E_RUNS  rounds of the scale section, in rotating order; medians kept
+#   BENCH_GROUPING=1          0 skips the grouping section: front.group_publish on vs off (E, the
+#                             broker's CPU per upload, JSON latency at 10/50/90% of E)
+#   BENCH_GROUP_RUNS=3        closed-loop rounds per shape and arm of the grouping section
 #   BENCH_QUICK=0             1: every step, briefly (3 s runs, small stages, one end-to-end round,
 #                             no micro-benchmarks), into target/bench-quick; a check that the
 #                             benchmark works, not figures to compare
@@ -41,7 +44,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # Quick mode only changes defaults: any knob set in the environment still wins.
 if [[ ${BENCH_QUICK:-0} == 1 ]]; then
     : "${BENCH_SECONDS:=3}" "${BENCH_BROKER_MESSAGES:=5000}" "${BENCH_DB_ROWS:=10000}"
-    : "${BENCH_CONNECTIONS:=200}" "${BENCH_E_RUNS:=1}" "${BENCH_MICRO:=0}" "${BENCH_PERF:=0}"
+    : "${BENCH_CONNECTIONS:=200}" "${BENCH_E_RUNS:=1}" "${BENCH_MICRO:=0}" "${BENCH_PERF:=0}" "${BENCH_GROUP_RUNS:=1}"
     : "${BENCH_VERIFY_TIMEOUT:=60}" "${BENCH_DRAIN_TIMEOUT:=60}" "${BENCH_OUT:=target/bench-quick}"
 fi
 
@@ -64,6 +67,8 @@ STAGE_RUNS=${BENCH_STAGE_RUNS:-3}
 E_RUNS=${BENCH_E_RUNS:-3}
 SCALE=${BENCH_SCALE:-1}
 SCALE_RUNS=${BENCH_SCALE_RUNS:-$E_RUNS}
+GROUPING=${BENCH_GROUPING:-1}
+GROUP_RUNS=${BENCH_GROUP_RUNS:-3}
 
 OUT=${BENCH_OUT:-target/bench}
 BIN=target/release
@@ -595,6 +600,62 @@ if [[ $SCALE == 1 ]]; then
     fi
     jq -n --argjson runs "$SCALE_RUNS" --arg cluster "$cluster_note" '$ARGS.positional as $s
         | {runs: $runs, setups: $s, cluster: $cluster}' --args "${SCALE_SETUPS[@]}" >"$OUT/scale.json"
+fi
+
+# --- grouping: several uploads in one broker message, on vs off ----------------------------------
+# E of each shape with front.group_publish on and off (fresh processes, rotating order, medians
+# of GROUP_RUNS), the broker's CPU per upload, and JSON accept latency at 10%, 50% and 90% of
+# E without grouping (the same offered load for both). A front that does not know the setting
+# (its configuration refuses unknown keys) runs both arms without it: an A/A comparison, which
+# the report marks.
+if [[ $GROUPING == 1 ]]; then
+    group_supported=false
+    if "$BIN/intake" config show 2>/dev/null \
+        | awk '/^\[/ {f = ($0 == "[front]")} f && /^group_publish *=/ {found = 1} END {exit !found}'; then
+        group_supported=true
+    else
+        log "grouping: this intake-front has no front.group_publish: both arms run without it"
+    fi
+    group_env() { # on|off
+        PIPELINE_ENV=()
+        CONSUMER_ENV=()
+        FRONT_ENV=()
+        [[ $group_supported == false ]] || FRONT_ENV=(INTAKE_FRONT__GROUP_PUBLISH="$([[ $1 == on ]] && echo true || echo false)")
+    }
+    arms_in_turn() { # N: "on off" or "off on", alternating with N
+        if (($1 % 2)); then echo on off; else echo off on; fi
+    }
+    for ((round = 1; round <= GROUP_RUNS; round++)); do
+        for ((k = 0; k < ${#SHAPES[@]}; k++)); do
+            shape=${SHAPES[$(((k + round) % ${#SHAPES[@]}))]}
+            for arm in $(arms_in_turn "$((k + round))"); do
+                group_env "$arm"
+                start_pipeline "grouping-$shape-$arm-r$round"
+                log "grouping[$shape, $arm]: closed loop $CONC, ${SECS} s, --verify (round $round of $GROUP_RUNS)"
+                # shellcheck disable=SC2086 # the shape's arguments are meant to split
+                closed_with_cpu "grouping-$shape-$arm-r$round" ${SHAPE_ARGS[$shape]}
+                wait_drain
+                stop_pipeline
+            done
+        done
+    done
+    e_off=$(jq -s 'map(.throughput_per_second) | sort | .[length / 2 | floor]' "$OUT"/grouping-json-off-r*[0-9].json)
+    for arm in $(arms_in_turn "$GROUP_RUNS"); do
+        group_env "$arm"
+        start_pipeline "grouping-json-$arm-open"
+        for p in 10 50 90; do
+            log "grouping[json, $arm]: open loop $p% of $(printf '%.0f' "$e_off")/s = $(pct "$e_off" "$p")/s, ${SECS} s, --verify"
+            loadgen "grouping-json-$arm-open$p" "$FRONT_PORT" --rate "$(pct "$e_off" "$p")" --duration "$SECS" \
+                --verify --verify-timeout "$VERIFY_TIMEOUT" "${JSON_SHAPE[@]}"
+            wait_drain
+        done
+        stop_pipeline
+    done
+    group_env off
+    FRONT_ENV=()
+    jq -n --argjson runs "$GROUP_RUNS" --argjson supported "$group_supported" --argjson e_off "$e_off" \
+        '{runs: $runs, supported: $supported, open_loop_levels_percent: [10, 50, 90], open_loop_of: $e_off}' \
+        >"$OUT/grouping.json"
 fi
 
 # --- soak and profile (optional), on a fresh pipeline --------------------------------------------

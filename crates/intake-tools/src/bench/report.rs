@@ -3,6 +3,7 @@
 
 mod e2e;
 mod format;
+mod grouping;
 mod inputs;
 mod rounds;
 mod scale;
@@ -68,6 +69,9 @@ pub struct Results {
     /// Partitions and the cluster, when the run measured them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scale: Option<scale::Scale>,
+    /// Grouped publishing on vs off, when the run measured it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grouping: Option<grouping::Grouping>,
 }
 
 /// The stage figures, by shape.
@@ -151,6 +155,15 @@ pub fn results(inputs: &Inputs, machine: Machine) -> Results {
         consumer_outcomes: inputs.consumer_outcomes.clone(),
     };
     let scale = scale::scale(runs, &inputs.scale);
+    let grouping = grouping::grouping(
+        runs,
+        &inputs.grouping,
+        &ByShape {
+            json: bounds.json.B,
+            form: bounds.form.B,
+            multipart: bounds.multipart.B,
+        },
+    );
     let mut run = inputs.run.clone();
     if let Value::Object(fields) = &mut run {
         fields.remove("consumer_outcomes");
@@ -174,6 +187,7 @@ pub fn results(inputs: &Inputs, machine: Machine) -> Results {
             consumer: lines(&inputs.perf_consumer),
         },
         scale,
+        grouping,
     }
 }
 

@@ -78,6 +78,8 @@ pub struct Inputs {
     pub soak: Value,
     /// What the scale section ran (`scale.json`), null when it did not.
     pub scale: Value,
+    /// What the grouping section ran (`grouping.json`), null when it did not.
+    pub grouping: Value,
     /// Uploads the consumers stored, superseded or dead-lettered, summed over the phases.
     pub consumer_outcomes: Value,
     /// Criterion lines, and the perf reports of the front and the consumer.
@@ -138,7 +140,7 @@ fn is_run(file: &str) -> bool {
     let Some(name) = file.strip_suffix(".json") else {
         return false;
     };
-    ["http-", "e2e-", "phase-", "scale-"]
+    ["http-", "e2e-", "phase-", "scale-", "grouping-"]
         .iter()
         .any(|prefix| name.starts_with(prefix))
         || name == "connections"
@@ -177,6 +179,7 @@ impl Inputs {
             ],
             soak: read_json(&file("soak.json"))?,
             scale: read_json(&file("scale.json"))?,
+            grouping: read_json(&file("grouping.json"))?,
             consumer_outcomes: consumer_outcomes(metrics.iter().map(String::as_str)).into(),
             micro: read_optional_text(&file("micro.txt"))?,
             perf_front: read_optional_text(&file("perf-front.txt"))?,

@@ -37,6 +37,7 @@ pub fn render(x: &Value) -> String {
     stages(x, &mut out);
     end_to_end(x, &mut out);
     sections::scale(x, &mut out);
+    sections::grouping(x, &mut out);
     memory(x, &mut out);
     out.extend([
         String::new(),

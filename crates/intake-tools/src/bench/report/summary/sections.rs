@@ -1,9 +1,9 @@
-//! The scale part of the summary (present when the run measured it).
+//! The scale and grouping parts of the summary (present when the run measured them).
 
 use serde_json::Value;
 
 use super::list;
-use crate::bench::report::format::{figure, percent, show};
+use crate::bench::report::format::{figure, latency, percent, show, verdict};
 use crate::bench::report::scale::describe;
 
 /// `E (run, run, …)`.
@@ -64,29 +64,127 @@ pub fn scale(x: &Value, out: &mut Vec<String>) {
     ));
 }
 
+pub fn grouping(x: &Value, out: &mut Vec<String>) {
+    let g = &x["grouping"];
+    if g.is_null() {
+        return;
+    }
+    out.extend([
+        String::new(),
+        format!(
+            "### Grouping on vs off (front.group_publish; closed loop {}, --verify; rounds in \
+             rotating order: {}, E their median)",
+            show(&x["run"]["concurrency"]),
+            show(&g["runs"])
+        ),
+        String::new(),
+    ]);
+    let supported = g["supported"].as_bool().unwrap_or(false);
+    if !supported {
+        out.push(
+            "**This intake-front has no front.group_publish: both arms ran without it (an A/A \
+             comparison); the targets below are not evidence.**"
+                .into(),
+        );
+        out.push(String::new());
+    }
+    out.extend([
+        "| shape | E on, median (runs) | E off, median (runs) | on/off | E/B on / off | RabbitMQ \
+         CPU µs/upload on / off | verified on / off |"
+            .into(),
+        "|---|---|---|---|---|---|---|".into(),
+    ]);
+    for (title, key) in [
+        ("1 KB JSON", "json"),
+        ("urlencoded", "form"),
+        ("multipart 100 KB", "multipart"),
+    ] {
+        let (on, off) = (&g["shapes"][key]["on"], &g["shapes"][key]["off"]);
+        out.push(format!(
+            "| {title} | {} | {} | {} | {} / {} | {} / {} | {} / {} |",
+            e_with_runs(on),
+            e_with_runs(off),
+            percent(&g["shapes"][key]["E_on_over_off"]),
+            percent(&on["E_over_B"]),
+            percent(&off["E_over_B"]),
+            figure(&on["rabbitmq_us_per_upload"]),
+            figure(&off["rabbitmq_us_per_upload"]),
+            verified(on),
+            verified(off)
+        ));
+    }
+    out.extend([
+        String::new(),
+        "| JSON, open loop (same load both arms) | offered/s | p50 / p99 / p99.9 ms on | p50 / \
+         p99 / p99.9 ms off |"
+            .into(),
+        "|---|---|---|---|".into(),
+    ]);
+    for level in list(&g["latency"]) {
+        out.push(format!(
+            "| {}% of E off | {} | {} | {} |",
+            show(&level["percent"]),
+            figure(&level["offered_per_second"]),
+            latency(&level["on"]),
+            latency(&level["off"])
+        ));
+    }
+    let t = &g["targets"];
+    out.push(String::new());
+    out.push(format!(
+        "Targets: JSON E on / B ≥ 120%: {} ({}); p99 at 50% of E ≤ 10 ms with grouping on: {} ms \
+         ({}); p50 at 10% of E not larger with grouping on: {} vs {} ms ({}); every accepted \
+         upload verified: {}.",
+        percent(&t["json_E_over_B_on"]),
+        verdict(&t["json_E_over_B_met"]),
+        figure(&t["p99_at_50_on_ms"]),
+        verdict(&t["p99_at_50_met"]),
+        figure(&t["p50_at_10_on_ms"]),
+        figure(&t["p50_at_10_off_ms"]),
+        verdict(&t["p50_at_10_met"]),
+        verdict(&t["all_verified"])
+    ));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
     #[test]
-    fn the_scale_section_shows_each_setup_beside_the_single_node() {
+    fn the_sections_show_each_setup_and_each_arm_and_say_when_grouping_was_missing() {
+        let rounds = json!({"E": 1000.0, "E_runs": [990.0, 1000.0], "verified": 20,
+                            "expected": 20, "failed": 0, "rabbitmq_us_per_upload": 80.0,
+                            "E_over_B": 1.25});
+        let mut setup = rounds.clone();
+        setup["setup"] = json!("cluster-p3");
+        setup["E_over_single_p1"] = json!(0.5);
         let x = json!({
             "run": {"concurrency": 64},
-            "scale": {"runs": 2, "cluster": "started", "setups": [{
-                "setup": "cluster-p3", "E": 1000.0, "E_runs": [990.0, 1000.0], "verified": 20,
-                "expected": 20, "failed": 0, "rabbitmq_us_per_upload": 80.0,
-                "E_over_single_p1": 0.5}]}
+            "scale": {"runs": 2, "cluster": "started", "setups": [setup]},
+            "grouping": {"supported": false, "runs": 2,
+                "shapes": {"json": {"on": rounds, "off": rounds, "E_on_over_off": 1.0}},
+                "latency": [{"percent": 10, "offered_per_second": 100.0,
+                             "on": {"p50": 1.0, "p99": 2.0, "p999": 3.0}, "off": null}],
+                "targets": {"json_E_over_B_on": 1.25, "json_E_over_B_met": true}}
         });
         let mut out = Vec::new();
         scale(&x, &mut out);
+        grouping(&x, &mut out);
         let text = out.join("\n");
         assert!(
             text.contains("| 3-node cluster, 3 partitions | 1000 (990, 1000) | 50% | 80 | 20/20 |"),
             "{text}"
         );
+        assert!(text.contains("both arms ran without it"), "{text}");
+        assert!(
+            text.contains("| 10% of E off | 100 | 1 / 2 / 3 | – / – / – |"),
+            "{text}"
+        );
+        assert!(text.contains("JSON E on / B ≥ 120%: 125% (met)"), "{text}");
         let mut none = Vec::new();
         scale(&json!({}), &mut none);
+        grouping(&json!({}), &mut none);
         assert!(none.is_empty());
     }
 }

@@ -1,0 +1,217 @@
+//! The grouping section: several uploads published as one broker message
+//! (`front.group_publish`) on vs off: E and E/B per shape, the broker's CPU per upload, JSON
+//! accept latency at fractions of E, and the targets grouping is held to.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::rounds::{Rounds, fully_verified, rounds};
+use super::stages::{at_least, ratio};
+use super::{ByShape, Runs};
+
+/// JSON E with grouping on, over the bound B (which assumes a message per upload).
+const E_OVER_B_TARGET: f64 = 1.2;
+/// p99 accept latency at 50% of E with grouping on, ms.
+const P99_AT_50_TARGET_MS: f64 = 10.0;
+
+/// One arm (grouping on or off) of one shape.
+#[derive(Debug, Clone, Serialize)]
+#[allow(
+    non_snake_case,
+    reason = "named as in results.json and docs/PERFORMANCE.md"
+)]
+pub struct Arm {
+    #[serde(flatten)]
+    pub rounds: Rounds,
+    pub E_over_B: Option<f64>,
+}
+
+/// Both arms of one shape.
+#[derive(Debug, Clone, Serialize)]
+#[allow(
+    non_snake_case,
+    reason = "named as in results.json and docs/PERFORMANCE.md"
+)]
+pub struct Arms {
+    pub on: Arm,
+    pub off: Arm,
+    pub E_on_over_off: Option<f64>,
+}
+
+/// JSON accept latency (ms) at one fraction of E, the same offered load for both arms.
+#[derive(Debug, Clone, Serialize)]
+pub struct Level {
+    pub percent: u64,
+    pub offered_per_second: Option<f64>,
+    pub on: Value,
+    pub off: Value,
+}
+
+/// The targets, judged on what was measured (missing figures do not meet them).
+#[derive(Debug, Clone, Serialize)]
+#[allow(
+    non_snake_case,
+    reason = "named as in results.json and docs/PERFORMANCE.md"
+)]
+pub struct Targets {
+    pub json_E_over_B_on: Option<f64>,
+    pub json_E_over_B_target: f64,
+    pub json_E_over_B_met: bool,
+    pub p99_at_50_on_ms: Option<f64>,
+    pub p99_at_50_target_ms: f64,
+    pub p99_at_50_met: bool,
+    pub p50_at_10_on_ms: Option<f64>,
+    pub p50_at_10_off_ms: Option<f64>,
+    pub p50_at_10_met: bool,
+    pub all_verified: bool,
+}
+
+/// The section as results.json keeps it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Grouping {
+    /// Whether the front knew `front.group_publish`; when not, both arms ran without it.
+    pub supported: Value,
+    pub runs: Value,
+    pub shapes: ByShape<Arms>,
+    pub latency: Vec<Level>,
+    pub targets: Targets,
+}
+
+fn arms(runs: &Runs, shape: &str, b: Option<f64>) -> Arms {
+    let arm = |arm: &str| {
+        let rounds = rounds(runs, &format!("grouping-{shape}-{arm}"));
+        Arm {
+            E_over_B: ratio(rounds.E, b),
+            rounds,
+        }
+    };
+    let (on, off) = (arm("on"), arm("off"));
+    Arms {
+        E_on_over_off: ratio(on.rounds.E, off.rounds.E),
+        on,
+        off,
+    }
+}
+
+fn open_loop<'a>(runs: &'a Runs, arm: &str, percent: u64) -> &'a Value {
+    runs.get_or_null(&format!("grouping-json-{arm}-open{percent}"))
+}
+
+/// The section, when the run had it (`meta` is its `grouping.json`, `bounds` each shape's B).
+pub fn grouping(runs: &Runs, meta: &Value, bounds: &ByShape<Option<f64>>) -> Option<Grouping> {
+    if meta.is_null() {
+        return None;
+    }
+    let shapes = ByShape {
+        json: arms(runs, "json", bounds.json),
+        form: arms(runs, "form", bounds.form),
+        multipart: arms(runs, "multipart", bounds.multipart),
+    };
+    let of = meta["open_loop_of"].as_f64();
+    let levels: Vec<u64> = meta["open_loop_levels_percent"]
+        .as_array()
+        .map(|levels| levels.iter().filter_map(Value::as_u64).collect())
+        .unwrap_or_default();
+    let latency: Vec<Level> = levels
+        .iter()
+        .map(|&percent| Level {
+            percent,
+            offered_per_second: of.map(|e| (e * percent as f64 / 100.0).round()),
+            on: open_loop(runs, "on", percent)["latency_ms"].clone(),
+            off: open_loop(runs, "off", percent)["latency_ms"].clone(),
+        })
+        .collect();
+    let latency_at = |arm: &str, percent: u64, field: &str| {
+        open_loop(runs, arm, percent)["latency_ms"][field].as_f64()
+    };
+    let (p50_on, p50_off) = (latency_at("on", 10, "p50"), latency_at("off", 10, "p50"));
+    let p99_on = latency_at("on", 50, "p99");
+    let every_run: Vec<&Value> = runs
+        .iter()
+        .filter(|(name, _)| name.starts_with("grouping-") && !name.contains('.'))
+        .map(|(_, run)| run)
+        .collect();
+    let json_e_over_b = shapes.json.on.E_over_B;
+    let targets = Targets {
+        json_E_over_B_on: json_e_over_b,
+        json_E_over_B_target: E_OVER_B_TARGET,
+        json_E_over_B_met: at_least(json_e_over_b, E_OVER_B_TARGET),
+        p99_at_50_on_ms: p99_on,
+        p99_at_50_target_ms: P99_AT_50_TARGET_MS,
+        p99_at_50_met: p99_on.is_some_and(|p99| p99 <= P99_AT_50_TARGET_MS),
+        p50_at_10_on_ms: p50_on,
+        p50_at_10_off_ms: p50_off,
+        p50_at_10_met: p50_on.zip(p50_off).is_some_and(|(on, off)| on <= off),
+        all_verified: !every_run.is_empty() && every_run.into_iter().all(fully_verified),
+    };
+    Some(Grouping {
+        supported: meta["supported"].clone(),
+        runs: meta["runs"].clone(),
+        shapes,
+        latency,
+        targets,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::expect_used)]
+    use super::*;
+    use serde_json::json;
+
+    fn closed(rate: f64) -> Value {
+        json!({"throughput_per_second": rate, "verify": {"expected": 10, "verified": 10}})
+    }
+
+    fn open(p50: f64, p99: f64) -> Value {
+        json!({"latency_ms": {"p50": p50, "p99": p99, "p999": p99},
+               "verify": {"expected": 10, "verified": 10}})
+    }
+
+    #[test]
+    fn grouping_is_judged_against_b_and_against_itself_off() {
+        let runs = Runs::from_iter(
+            [
+                ("grouping-json-on-r1", closed(1300.0)),
+                ("grouping-json-off-r1", closed(900.0)),
+                ("grouping-json-on-open10", open(1.5, 3.0)),
+                ("grouping-json-off-open10", open(1.6, 3.0)),
+                ("grouping-json-on-open50", open(2.0, 9.0)),
+                ("grouping-json-off-open50", open(2.0, 8.0)),
+            ]
+            .map(|(name, run)| (name.to_owned(), run)),
+        );
+        let meta = json!({"supported": true, "runs": 1, "open_loop_levels_percent": [10, 50],
+                          "open_loop_of": 900.0});
+        let bounds = ByShape {
+            json: Some(1000.0),
+            form: None,
+            multipart: None,
+        };
+        let section = grouping(&runs, &meta, &bounds).expect("a section");
+        assert_eq!(section.shapes.json.on.E_over_B, Some(1.3));
+        assert_eq!(section.shapes.json.E_on_over_off, Some(1.444));
+        assert_eq!(section.latency[0].offered_per_second, Some(90.0));
+        let targets = &section.targets;
+        assert!(targets.json_E_over_B_met && targets.p99_at_50_met && targets.p50_at_10_met);
+        assert!(targets.all_verified);
+
+        let slower = Runs::from_iter(
+            runs.iter()
+                .map(|(name, run)| (name.clone(), run.clone()))
+                .chain([
+                    ("grouping-json-on-open10".to_owned(), open(1.7, 3.0)),
+                    (
+                        "grouping-form-on-r1".to_owned(),
+                        json!({"verify": {"expected": 3, "verified": 2}}),
+                    ),
+                ]),
+        );
+        let targets = grouping(&slower, &meta, &bounds)
+            .expect("a section")
+            .targets;
+        assert!(!targets.p50_at_10_met);
+        assert!(!targets.all_verified);
+        assert!(grouping(&runs, &Value::Null, &bounds).is_none());
+    }
+}
