@@ -571,11 +571,13 @@ if [[ $SCALE == 1 ]]; then
         cluster_note="already running"
     else
         log "scale: starting the local 3-node cluster (scripts/cluster.sh up)"
-        if bash scripts/cluster.sh up >"$OUT/cluster.log" 2>&1; then
-            cluster_started=1
-        else
+        # Ours from before it starts, so that an exit during the start stops what did start.
+        cluster_started=1
+        if ! bash scripts/cluster.sh up >"$OUT/cluster.log" 2>&1; then
             cluster_note="could not start (see cluster.log)"
             log "  the cluster $cluster_note: its setups are skipped"
+            bash scripts/cluster.sh down >>"$OUT/cluster.log" 2>&1 || true
+            cluster_started=
         fi
     fi
     for ((round = 1; round <= SCALE_RUNS; round++)); do
