@@ -115,7 +115,9 @@ cleanup() {
     fi
     # The broker stage deletes its queues itself; these are the front's and consumer's.
     if command -v rabbitmqctl >/dev/null; then
-        for q in "$QUEUE" "$DLQ" intake-bench.scale-p1 intake-bench.scale-p3 intake-bench.scale-p3.p{1,2}; do
+        local queues=("$QUEUE" "$DLQ")
+        [[ $SCALE != 1 ]] || queues+=(intake-bench.scale-p1 intake-bench.scale-p3 intake-bench.scale-p3.p{1,2})
+        for q in "${queues[@]}"; do
             timeout 20 rabbitmqctl -q delete_queue "$q" >/dev/null 2>&1 || true
         done
     fi
