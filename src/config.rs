@@ -4,9 +4,12 @@
 //! Environment: `INTAKE_LISTEN`, `DATABASE_URL` and `AMQP_URL` for the common three, and
 //! `INTAKE_<SECTION>__<KEY>` for anything else (e.g. `INTAKE_CONSUMER__PREFETCH=256`).
 
+mod console;
 mod group;
 mod load;
 mod redact;
+
+pub use console::ConsoleConfig;
 
 pub use load::{ConfigError, Source};
 
@@ -66,6 +69,9 @@ pub struct Config {
     /// How long purgeable data is kept (`intake purge --retention`).
     #[serde(default)]
     pub retention: RetentionConfig,
+    /// The operator console (`intake console`).
+    #[serde(default)]
+    pub console: ConsoleConfig,
 }
 
 /// Retention, applied by `intake purge --retention` (run from cron, docs/TOOLS.md).

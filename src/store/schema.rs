@@ -28,6 +28,25 @@ diesel::table! {
 }
 
 diesel::table! {
+    console_sessions (token_hash) {
+        token_hash -> Bytea,
+        user_id -> Int8,
+        csrf_token -> Text,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    console_users (id) {
+        id -> Int8,
+        name -> Text,
+        password_hash -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     dead_letters (id) {
         id -> Int8,
         dead_letter_id -> Text,
@@ -89,6 +108,7 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(console_sessions -> console_users (user_id));
 diesel::joinable!(devices -> projects (project_id));
 diesel::joinable!(project_grants -> api_users (user_id));
 diesel::joinable!(project_grants -> projects (project_id));
@@ -97,6 +117,8 @@ diesel::joinable!(sessions -> projects (project_id));
 diesel::allow_tables_to_appear_in_same_query!(
     api_users,
     attachments,
+    console_sessions,
+    console_users,
     dead_letters,
     devices,
     project_grants,

@@ -3,6 +3,8 @@
 
 mod common;
 
+mod console_auth;
+mod console_harness;
 mod contract;
 mod create_session;
 mod encodings;

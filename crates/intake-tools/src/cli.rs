@@ -12,6 +12,7 @@ use crate::args::{
     self as tool_args, DlqCommand, EventsCommand, ExportArgs, LoadgenArgs, PurgeArgs, ReplayCommand,
 };
 use crate::config_cmd::{self, ConfigCommand};
+use crate::console::user_cmd::{self, ConsoleUserCommand};
 use crate::settings::Settings;
 use intake::auth;
 use intake::store::partition::{self, Partitioned};
@@ -86,6 +87,11 @@ pub enum Command {
     /// Watch the stored-events consumers publish (docs/EVENTS.md).
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Serve the operators' web console on console.listen (docs/CONSOLE.md).
+    Console,
+    /// Manage the console's users (apart from API users).
+    #[command(subcommand)]
+    ConsoleUser(ConsoleUserCommand),
 }
 
 /// Name of the project `intake demo` creates.
@@ -105,6 +111,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(args) => return tool_args::run_export(args, &settings),
         Command::Events(command) => return tool_args::run_events(command, &settings),
         Command::Config(command) => return config_cmd::run(command, &settings),
+        Command::Console => return crate::console::run(settings.load()?),
         command => command,
     };
     let cli = Cli {
@@ -140,6 +147,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Project(command) => accounts::project(command, &mut conn)?,
+        Command::ConsoleUser(command) => {
+            store.ensure_migrated()?;
+            user_cmd::run(command, &mut conn)?;
+        }
         Command::User(command) => accounts::user(command, &mut conn, &config)?,
         Command::Grant(command) => accounts::grant(command, &mut conn, &config)?,
         Command::Demo { url } => {
@@ -155,6 +166,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         | Command::Purge(_)
         | Command::Export(_)
         | Command::Events(_)
+        | Command::Console
         | Command::Config(_) => {}
     }
     Ok(())

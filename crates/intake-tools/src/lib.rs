@@ -16,6 +16,7 @@ pub mod bench;
 pub mod cli;
 mod commands;
 pub mod config_cmd;
+pub mod console;
 pub mod dlq;
 mod dlq_collect;
 mod dlq_entry;

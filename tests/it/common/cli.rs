@@ -67,6 +67,24 @@ impl Cli {
             .unwrap()
     }
 
+    /// `intake --config site.toml ARGS…` with `input` on its stdin.
+    pub async fn run_with_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        use tokio::io::AsyncWriteExt as _;
+        let mut child = command(&self.dir)
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(input).await.unwrap();
+        drop(stdin);
+        child.wait_with_output().await.unwrap()
+    }
+
     /// `intake ARGS…`, from the directory, with no configuration from the environment.
     pub async fn run_without_config(&self, args: &[&str]) -> Output {
         command(&self.dir).args(args).output().await.unwrap()
