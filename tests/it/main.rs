@@ -5,6 +5,7 @@ mod common;
 
 mod console_auth;
 mod console_harness;
+mod console_pages;
 mod contract;
 mod create_session;
 mod encodings;

@@ -6,6 +6,7 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Response};
+use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, html};
 
 use super::users::Operator;
@@ -60,6 +61,26 @@ pub fn csrf_input(operator: &Operator) -> Markup {
 /// `{"error": message}` with `status`.
 pub fn json_error(status: StatusCode, message: &str) -> Response {
     (status, Json(serde_json::json!({ "error": message }))).into_response()
+}
+
+/// An HTML error page for a logged-in operator.
+pub fn error_page(status: StatusCode, operator: &Operator, message: &str) -> Response {
+    let body = html! { p #error .error { (message) } };
+    (status, page("Error", Some(operator), body)).into_response()
+}
+
+/// A time as operators read it: UTC, to the second.
+pub fn time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%SZ").to_string()
+}
+
+/// A byte count with a unit.
+pub fn size(bytes: u64) -> String {
+    match bytes {
+        0..1024 => format!("{bytes} B"),
+        1024..1_048_576 => format!("{:.1} KiB", bytes as f64 / 1024.0),
+        _ => format!("{:.1} MiB", bytes as f64 / 1_048_576.0),
+    }
 }
 
 /// Middleware: the console's CSP (unless the handler set a stricter one), no sniffing, no

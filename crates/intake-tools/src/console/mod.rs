@@ -4,14 +4,21 @@
 //! CSRF token ([`csrf`]).
 
 mod assets;
+mod attachment;
 mod auth;
 mod csrf;
+mod dead_letter_actions;
+mod dead_letters;
+mod devices;
 mod layout;
 mod metrics_text;
 mod overview;
 mod probes;
 mod ratelimit;
 mod sampler;
+mod session;
+mod sessions;
+mod sessions_query;
 pub mod user_cmd;
 pub mod users;
 
@@ -84,6 +91,24 @@ fn router(state: State) -> Router {
         .route("/", get(overview::page))
         .route("/api/overview", get(overview::api))
         .route("/logout", post(auth::logout))
+        .route("/sessions", get(sessions::choose_project))
+        .route("/projects/{project_id}/sessions", get(sessions::page))
+        .route("/projects/{project_id}/sessions/{uuid}", get(session::page))
+        .route(
+            "/projects/{project_id}/sessions/{uuid}/attachments/{point}",
+            get(attachment::download),
+        )
+        .route("/devices", get(devices::page))
+        .route("/dead-letters", get(dead_letters::page))
+        // One segment: an upload id to show (GET) or an action to take (POST).
+        .route(
+            "/dead-letters/{id}",
+            get(dead_letters::show).post(dead_letter_actions::act),
+        )
+        .route(
+            "/dead-letters/{id}/confirm",
+            post(dead_letter_actions::confirm),
+        )
         .layer(middleware::from_fn(csrf::check))
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),
