@@ -4,8 +4,10 @@
 mod common;
 
 mod console_auth;
+mod console_dead_letters;
 mod console_harness;
 mod console_pages;
+mod console_users;
 mod contract;
 mod create_session;
 mod encodings;
