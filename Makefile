@@ -39,11 +39,13 @@ install: build ## Copy intake, intake-front and intake-consumer to $(PREFIX)/bin
 migrate: services build ## Apply the database migrations
 	$(BIN)/intake migrate
 
-demo: migrate ## Create the demo project and user; prints the secret and a curl command
+demo: migrate ## Create the demo project and user (secret, curl command) and console user (password)
 	$(BIN)/intake demo
+	@echo
+	$(BIN)/intake console-user demo
 
-run: services build migrate demo ## Run intake-front and intake-consumer together until Ctrl-C
-	@bash scripts/run.sh $(BIN)/intake-front $(BIN)/intake-consumer
+run: services build migrate demo ## Run intake-front, intake-consumer and the console until Ctrl-C
+	@bash scripts/run.sh $(BIN)/intake-front $(BIN)/intake-consumer "$(BIN)/intake console"
 
 run-front: services build migrate ## Run only the HTTP front
 	$(BIN)/intake-front

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the given programs together in the foreground. Ctrl-C or SIGTERM sends SIGTERM to all of
+# Runs the given programs together in the foreground (each argument one command line, split
+# on spaces: "intake console"). Ctrl-C or SIGTERM sends SIGTERM to all of
 # them (a second one sends SIGKILL); when one exits on its own the rest are stopped too, so a
 # crashed half is never left running unnoticed. Exits with the status of the first to exit.
 set -euo pipefail
@@ -18,7 +19,8 @@ stop() {
 trap 'echo "run: stopping" >&2; stop' INT TERM
 
 for prog in "$@"; do
-    "$prog" &
+    read -ra words <<<"$prog"
+    "${words[@]}" &
     pids+=("$!")
     names[$!]=$prog
 done

@@ -71,6 +71,9 @@ pub async fn serve(
         store,
         config,
     });
+    if let Ok(address) = listener.local_addr() {
+        tracing::info!(url = %format!("http://{address}/"), "the console listens");
+    }
     let sampling = tokio::spawn(sampler::run(Arc::clone(&state), cancel.clone()));
     let app = router(state);
     let stop = cancel.clone();
@@ -134,9 +137,6 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         let listener = TcpListener::bind(address)
             .await
             .with_context(|| format!("cannot listen on {address} (console.listen)"))?;
-        let bound = listener.local_addr().unwrap_or(address);
-        tracing::info!(url = %format!("http://{bound}/"), "the console listens");
-        println!("intake console: http://{bound}/");
         let cancel = CancellationToken::new();
         let stopper = cancel.clone();
         tokio::spawn(async move {

@@ -82,10 +82,16 @@ pub async fn database_ready(store: &Store) -> Readiness {
     }
 }
 
+/// How long a missing queue is not asked about again: each passive declare of a missing
+/// queue makes the broker close the channel, which the AMQP client logs as an error.
+const MISSING_QUEUE_BACKOFF: Duration = Duration::from_secs(30);
+
 /// The broker connection the sampler keeps between ticks.
 #[derive(Default)]
 pub struct Broker {
     conn: Option<Connection>,
+    /// A queue found missing, and until when it is not asked about again.
+    missing: Option<(String, std::time::Instant)>,
 }
 
 impl Broker {
@@ -106,6 +112,11 @@ impl Broker {
                 Err(_) => return (depths, Readiness::not("no answer in time")),
             }
         }
+        if let Some((queue, until)) = &self.missing {
+            if std::time::Instant::now() < *until {
+                return (depths, missing_queue(queue));
+            }
+        }
         let Some(conn) = &self.conn else {
             return (depths, Readiness::not("not connected"));
         };
@@ -120,7 +131,7 @@ impl Broker {
             passive: true,
             ..QueueDeclareOptions::default()
         };
-        let mut problem = None;
+        let mut problem: Option<Readiness> = None;
         for (partition, depth) in (0..partitions).zip(depths.iter_mut()) {
             let name = queue_name(&config.broker, partition);
             let declared = channel
@@ -130,15 +141,37 @@ impl Broker {
                 Ok(queue) => *depth = Some(queue.message_count()),
                 Err(error) => {
                     // A missing queue closes the channel: report it, read no further.
-                    problem = Some(format!("queue {name}: {error}"));
+                    if is_not_found(&error) {
+                        self.missing = Some((
+                            name.clone(),
+                            std::time::Instant::now() + MISSING_QUEUE_BACKOFF,
+                        ));
+                        problem = Some(missing_queue(&name));
+                    } else {
+                        problem = Some(Readiness::not(format!("queue {name}: {error}")));
+                    }
                     break;
                 }
             }
         }
-        let _closed = channel.close(200, "sampled".into()).await;
-        match problem {
-            Some(reason) => (depths, Readiness::not(reason)),
-            None => (depths, Readiness::ok()),
+        if problem.is_none() {
+            self.missing = None;
+            let _closed = channel.close(200, "sampled".into()).await;
         }
+        (depths, problem.unwrap_or_else(Readiness::ok))
     }
+}
+
+/// The broker answers, but a partition queue is not there yet: it is up all the same.
+fn missing_queue(queue: &str) -> Readiness {
+    Readiness {
+        ready: true,
+        reason: format!("queue {queue} does not exist yet; consumers declare it"),
+    }
+}
+
+fn is_not_found(error: &lapin::Error) -> bool {
+    use lapin::protocol::{AMQPErrorKind, AMQPSoftError};
+    matches!(error.kind(), lapin::ErrorKind::ProtocolError(amqp)
+        if matches!(amqp.kind(), AMQPErrorKind::Soft(AMQPSoftError::NOTFOUND)))
 }
