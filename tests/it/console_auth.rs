@@ -156,39 +156,3 @@ async fn console_logout_ends_the_session_on_the_server() {
     let rows = crate::common::count(&console.app.db.url, "console_sessions");
     assert_eq!(rows, 0);
 }
-
-#[tokio::test]
-async fn console_overview_data_is_json_with_readiness_and_samples() {
-    let console = TestConsole::spawn().await;
-    let login = console.login().await;
-    let body =
-        crate::common::eventually("a sample", std::time::Duration::from_secs(15), || async {
-            let body: serde_json::Value = console
-                .get(&login, "/api/overview")
-                .await
-                .json()
-                .await
-                .ok()?;
-            (body["samples"].as_array()?.len() >= 2).then_some(body)
-        })
-        .await;
-    assert_eq!(body["readiness"]["front"]["ready"], true, "{body}");
-    assert_eq!(body["readiness"]["postgresql"]["ready"], true, "{body}");
-    assert_eq!(body["readiness"]["rabbitmq"]["ready"], true, "{body}");
-    assert_eq!(
-        body["samples"][1]["depth"].as_array().unwrap().len(),
-        1,
-        "{body}"
-    );
-    let (_, html) = console.page(&login, "/").await;
-    for service in ["front", "consumer", "rabbitmq", "postgresql"] {
-        assert!(
-            html.contains(&format!("data-service=\"{service}\"")),
-            "{html}"
-        );
-    }
-    assert!(
-        html.contains("class=\"ready\" data-service=\"front\""),
-        "{html}"
-    );
-}

@@ -33,12 +33,21 @@ impl TestConsole {
 
     /// The console next to `app`.
     pub async fn around(app: TestApp) -> Self {
+        Self::around_with(app, |_| {}).await
+    }
+
+    /// The console next to `app`, with a configuration tweak.
+    pub async fn around_with(
+        app: TestApp,
+        tweak: impl FnOnce(&mut intake::config::Config),
+    ) -> Self {
         let mut config = app.config.clone();
         config.console.front_ready_url = format!("http://{}/readyz", app.address);
         config.console.front_metrics_url = format!("http://{}/metrics", app.metrics_address);
         // The in-process consumer's listener is not exposed; the process shares one recorder.
         config.console.consumer_metrics_url = config.console.front_metrics_url.clone();
         config.console.consumer_ready_url = format!("http://{}/readyz", app.address);
+        tweak(&mut config);
         {
             let mut conn = app.db.conn();
             users::create(&mut conn, USER, PASSWORD).unwrap();

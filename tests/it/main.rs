@@ -6,6 +6,7 @@ mod common;
 mod console_auth;
 mod console_dead_letters;
 mod console_harness;
+mod console_overview;
 mod console_pages;
 mod console_users;
 mod contract;

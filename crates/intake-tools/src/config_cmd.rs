@@ -109,6 +109,21 @@ pub fn problems(config: &Config) -> Vec<String> {
         fixed(front.listen).is_none() || fixed(front.listen) != fixed(front.metrics_listen),
         "front.listen and front.metrics_listen must differ",
     );
+    let console = &config.console;
+    for (name, other) in [
+        ("front.listen", front.listen),
+        ("front.metrics_listen", front.metrics_listen),
+        ("consumer.listen", consumer.listen),
+    ] {
+        require(
+            fixed(console.listen).is_none() || fixed(console.listen) != fixed(other),
+            &format!("console.listen and {name} must differ"),
+        );
+    }
+    require(
+        console.session_ttl_minutes > 0,
+        "console.session_ttl_minutes must be at least 1",
+    );
     if let Err(error) =
         intake::front::tls::acceptor(front.tls_cert.as_deref(), front.tls_key.as_deref())
     {
