@@ -47,6 +47,24 @@ async fn console_requeues_a_dead_letter_that_is_then_stored_and_purges_by_filter
         "{shown}"
     );
 
+    // The filter shows what it matches; the form's CSRF field never stays in the address.
+    let (_, filtered) = console
+        .page(&login, &format!("/dead-letters?project_id={never}"))
+        .await;
+    assert!(filtered.contains(&orphan_id), "{filtered}");
+    assert!(!filtered.contains(&waiting_id), "{filtered}");
+    let response = console
+        .get(
+            &login,
+            &format!("/dead-letters?project_id={never}&csrf={}", login.csrf),
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(
+        response.headers()["location"],
+        format!("/dead-letters?project_id={never}").as_str()
+    );
+
     create_project_with_id(app, late);
     let form = [
         ("csrf", login.csrf.as_str()),

@@ -155,7 +155,7 @@ pub async fn login(
 ) -> Response {
     let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
     if expected.is_empty() || !csrf::same(&form.csrf, &expected) {
-        return csrf::refused("/login");
+        return csrf::refused("/login", None);
     }
     let next = form.next.as_deref();
     let keys = [

@@ -36,12 +36,8 @@ pub async fn check(request: Request, next: Next) -> Response {
     if request.method() != Method::POST {
         return next.run(request).await;
     }
-    let Some(expected) = request
-        .extensions()
-        .get::<Operator>()
-        .map(|operator| operator.csrf.clone())
-    else {
-        return refused(request.uri().path());
+    let Some(operator) = request.extensions().get::<Operator>().cloned() else {
+        return refused(request.uri().path(), None);
     };
     let header = request
         .headers()
@@ -53,15 +49,15 @@ pub async fn check(request: Request, next: Next) -> Response {
         return (StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response();
     };
     let given = header.or_else(|| form_field(&bytes, "csrf"));
-    if !given.is_some_and(|token| same(&token, &expected)) {
-        return refused(parts.uri.path());
+    if !given.is_some_and(|token| same(&token, &operator.csrf)) {
+        return refused(parts.uri.path(), Some(&operator));
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
 }
 
-/// The 403 answer.
-pub fn refused(path: &str) -> Response {
+/// The 403 answer (with the nav when the operator is known).
+pub fn refused(path: &str, operator: Option<&Operator>) -> Response {
     const MESSAGE: &str =
         "the form's security token is missing or out of date; reload the page and try again";
     if path.starts_with("/api/") {
@@ -71,5 +67,9 @@ pub fn refused(path: &str) -> Response {
         p #csrf-error .error { (MESSAGE) }
         p { a href="/" { "Back to the overview" } }
     };
-    (StatusCode::FORBIDDEN, layout::page("Refused", None, body)).into_response()
+    (
+        StatusCode::FORBIDDEN,
+        layout::page("Refused", operator, body),
+    )
+        .into_response()
 }

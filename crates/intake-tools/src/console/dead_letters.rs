@@ -4,7 +4,7 @@
 use axum::Extension;
 use axum::extract::{Path, Query, State as Shared};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse as _, Response};
+use axum::response::{IntoResponse as _, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -23,6 +23,8 @@ pub struct ListQuery {
     requeued: Option<u64>,
     purged: Option<u64>,
     failed: Option<u64>,
+    /// Sent along by the filter form's Show button; dropped from the address at once.
+    csrf: Option<String>,
 }
 
 fn given(value: &Option<String>) -> Option<&str> {
@@ -65,6 +67,18 @@ pub async fn page(
         }
     };
     let reason = given(&query.reason_contains);
+    if query.csrf.is_some() {
+        // The filter form carries the CSRF field for its POST buttons; keep it out of the
+        // address bar and the history.
+        let mut url = form_urlencoded::Serializer::new(String::new());
+        if let Some(reason) = reason {
+            url.append_pair("reason_contains", reason);
+        }
+        if let Some(project_id) = project_id {
+            url.append_pair("project_id", &project_id.to_string());
+        }
+        return Redirect::to(&format!("/dead-letters?{}", url.finish())).into_response();
+    }
     let entries = match dlq::list(&state.config, SHOWN).await {
         Ok(entries) => entries,
         Err(error) => {

@@ -18,6 +18,7 @@ mod ratelimit;
 mod sampler;
 mod session;
 mod sessions;
+mod sessions_params;
 mod sessions_query;
 pub mod user_cmd;
 pub mod users;

@@ -5,19 +5,20 @@ use axum::Extension;
 use axum::extract::{Path, Query, State as Shared};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse as _, Redirect, Response};
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use maud::html;
 use serde::Deserialize;
 
-use super::sessions_query::{self, Cursor, Deleted, Filters};
+pub use super::sessions_params::urlencode;
+use super::sessions_params::{ListQuery, filters, given, next_url};
+
+use super::sessions_query;
 use super::users::Operator;
 use super::{State, auth, layout};
 use intake::store::accounts;
 
 /// The cookie that remembers the last project looked at.
 const PROJECT_COOKIE: &str = "intake_console_project";
-/// Rows a page shows unless `page_size` says otherwise.
-const PAGE_SIZE: i64 = 50;
 
 /// Query of GET /sessions.
 #[derive(Debug, Deserialize)]
@@ -70,88 +71,6 @@ pub async fn choose_project(
         }
     };
     layout::page("Sessions", Some(&operator), body).into_response()
-}
-
-/// Query of the list.
-#[derive(Debug, Default, Deserialize)]
-pub struct ListQuery {
-    unit_id: Option<String>,
-    since: Option<String>,
-    until: Option<String>,
-    deleted: Option<String>,
-    after: Option<String>,
-    uuid: Option<String>,
-    page_size: Option<String>,
-}
-
-fn given(value: &Option<String>) -> Option<&str> {
-    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
-}
-
-/// RFC 3339, or a `datetime-local` value (taken as UTC).
-pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
-    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
-        return Some(at.with_timezone(&Utc));
-    }
-    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"]
-        .iter()
-        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
-        .map(|naive| naive.and_utc())
-}
-
-/// A filter that does not parse: the field and why.
-type Bad = (&'static str, &'static str);
-
-fn filters(query: &ListQuery) -> Result<(Filters, Option<Cursor>, i64), Bad> {
-    let time = |field: &'static str,
-                value: &Option<String>|
-     -> Result<Option<DateTime<Utc>>, Bad> {
-        given(value)
-            .map(|text| parse_time(text).ok_or((field, "not an RFC 3339 or datetime-local time")))
-            .transpose()
-    };
-    let deleted = match given(&query.deleted) {
-        None => Deleted::Exclude,
-        Some("include") => Deleted::Include,
-        Some("only") => Deleted::Only,
-        Some(_) => return Err(("deleted", "must be include, only or empty")),
-    };
-    let after = given(&query.after)
-        .map(|text| Cursor::decode(text).ok_or(("after", "not a page cursor")))
-        .transpose()?;
-    let size = match given(&query.page_size) {
-        None => PAGE_SIZE,
-        Some(text) => text
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=500).contains(n))
-            .ok_or(("page_size", "must be 1 to 500"))?,
-    };
-    let filters = Filters {
-        unit_id: given(&query.unit_id).map(str::to_owned),
-        since: time("since", &query.since)?,
-        until: time("until", &query.until)?,
-        deleted,
-    };
-    Ok((filters, after, size))
-}
-
-/// The list's URL with these filters and `after`.
-fn next_url(project_id: i64, query: &ListQuery, after: &Cursor) -> String {
-    let mut url = form_urlencoded::Serializer::new(String::new());
-    for (name, value) in [
-        ("unit_id", &query.unit_id),
-        ("since", &query.since),
-        ("until", &query.until),
-        ("deleted", &query.deleted),
-        ("page_size", &query.page_size),
-    ] {
-        if let Some(value) = given(value) {
-            url.append_pair(name, value);
-        }
-    }
-    url.append_pair("after", &after.encode());
-    format!("/projects/{project_id}/sessions?{}", url.finish())
 }
 
 /// GET /projects/{project_id}/sessions.
@@ -266,18 +185,6 @@ fn remember(state: &State, response: &mut Response, project_id: i64) {
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
-}
-
-/// What a path segment keeps as is: RFC 3986's unreserved characters.
-const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
-/// A path segment, percent-encoded.
-pub fn urlencode(segment: &str) -> String {
-    percent_encoding::utf8_percent_encode(segment, SEGMENT).to_string()
 }
 
 async fn search(state: &State, operator: &Operator, project_id: i64, uuid: String) -> Response {
