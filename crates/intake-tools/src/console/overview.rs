@@ -72,7 +72,7 @@ pub async fn page(
         }
         section {
             h2 { "Uploads per second, last 15 minutes" }
-            svg #plot-rates .plot viewBox="0 0 600 200" role="img" aria-label="uploads per second" {}
+            svg #plot-rates .plot viewBox="0 0 400 160" role="img" aria-label="uploads per second" {}
             ul .legend {
                 li .series-0 { "accepted/s" }
                 li .series-1 { "stored/s" }
@@ -81,7 +81,7 @@ pub async fn page(
         }
         section {
             h2 { "Queue depth per partition, last 15 minutes" }
-            svg #plot-depth .plot viewBox="0 0 600 200" role="img" aria-label="queue depth" {}
+            svg #plot-depth .plot viewBox="0 0 400 160" role="img" aria-label="queue depth" {}
             ul .legend {
                 @for partition in 0..partitions {
                     li class=(format!("series-{}", partition % 8)) {

@@ -155,8 +155,8 @@ pub async fn page(
                         tr data-uuid=(row.uuid) {
                             td .uuid { a .session-link href=(format!("/projects/{project_id}/sessions/{}", urlencode(&row.uuid))) { (row.uuid) } }
                             td { (row.unit_id) }
-                            td { (layout::time(row.received)) }
-                            td { (layout::time(row.saved)) }
+                            td .time { (layout::time(row.received)) }
+                            td .time { (layout::time(row.saved)) }
                             td { @if row.is_deleted { "deleted" } @else { "live" } }
                         }
                     }

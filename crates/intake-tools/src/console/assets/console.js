@@ -3,7 +3,7 @@
 "use strict";
 (function () {
   var SVG = "http://www.w3.org/2000/svg";
-  var W = 600, H = 200, LEFT = 44, RIGHT = 8, TOP = 8, BOTTOM = 22;
+  var W = 400, H = 160, LEFT = 34, RIGHT = 6, TOP = 8, BOTTOM = 20;
   var WINDOW_MS = 15 * 60 * 1000;
 
   function el(name, attrs, text) {
