@@ -261,3 +261,39 @@ async fn console_devices_show_their_sessions_and_silence() {
         .await;
     assert_eq!(html.matches("class=\"silent\"").count(), 2, "{html}");
 }
+
+#[tokio::test]
+async fn console_lists_deleted_sessions_only_when_asked_and_marks_them() {
+    let console = TestConsole::spawn().await;
+    let app = &console.app;
+    for uuid in ["kept", "gone"] {
+        app.create_stored(&json!({"session": {"uuid": uuid, "unit_id": "u"}}))
+            .await;
+    }
+    let path = app.project_path("/sessions/gone");
+    let (status, _) = app.send_json(reqwest::Method::DELETE, &path, None).await;
+    assert_eq!(status, 202);
+    app.read_until("gone", |s| s["is_deleted"] == true).await;
+    let login = console.login().await;
+    let list = format!("/projects/{}/sessions", app.project_id);
+    for (query, wanted) in [
+        ("", vec!["kept"]),
+        ("?deleted=include", vec!["gone", "kept"]),
+        ("?deleted=only", vec!["gone"]),
+    ] {
+        let (status, html) = console.page(&login, &format!("{list}{query}")).await;
+        assert_eq!(status, 200, "{html}");
+        let mut uuids = uuids_of(&html);
+        uuids.sort();
+        assert_eq!(uuids, wanted, "{query}");
+        assert!(
+            html.contains(&format!("{} sessions match", wanted.len())),
+            "{html}"
+        );
+    }
+    let (status, html) = console.page(&login, &format!("{list}/gone")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("id=\"deleted\""), "{html}");
+    let (_, html) = console.page(&login, &format!("{list}/kept")).await;
+    assert!(!html.contains("id=\"deleted\""), "{html}");
+}
