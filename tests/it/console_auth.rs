@@ -156,3 +156,69 @@ async fn console_logout_ends_the_session_on_the_server() {
     let rows = crate::common::count(&console.app.db.url, "console_sessions");
     assert_eq!(rows, 0);
 }
+
+#[tokio::test]
+async fn console_sessions_expire_and_logins_return_to_local_pages_only() {
+    let console = TestConsole::around_with(crate::common::TestApp::front_only().await, |config| {
+        config.console.secure_cookies = true;
+    })
+    .await;
+    for (next, wanted) in [
+        ("/devices?project_id=1", "/devices?project_id=1"),
+        ("//evil.example/", "/"),
+        ("https://evil.example/", "/"),
+    ] {
+        let (cookie, csrf) = console.login_form().await;
+        let response = console
+            .http
+            .post(console.url("/login"))
+            .header("cookie", format!("intake_console_login={cookie}"))
+            .form(&[
+                ("username", USER),
+                ("password", PASSWORD),
+                ("csrf", &csrf),
+                ("next", next),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303, "{next}");
+        assert_eq!(response.headers()["location"], wanted, "{next}");
+        let raw = response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .find(|v| v.starts_with("intake_console="))
+            .unwrap();
+        assert!(raw.contains("; Secure"), "{raw}");
+    }
+
+    let login = console.login().await;
+    // A script may send the token as a header instead of a form field.
+    let response = console
+        .http
+        .post(console.url("/logout"))
+        .header("cookie", format!("intake_console={}", login.cookie))
+        .header("x-csrf-token", &login.csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(console.get(&login, "/").await.status(), 303);
+
+    // A session past its time opens nothing.
+    let login = console.login().await;
+    assert_eq!(console.get(&login, "/api/overview").await.status(), 200);
+    {
+        use diesel::RunQueryDsl as _;
+        let mut conn = console.app.db.conn();
+        diesel::sql_query("UPDATE console_sessions SET expires_at = now() - interval '1 second'")
+            .execute(&mut conn)
+            .unwrap();
+    }
+    assert_eq!(console.get(&login, "/api/overview").await.status(), 401);
+    let response = console.get(&login, "/devices").await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/login?next=%2Fdevices");
+}
