@@ -109,7 +109,9 @@ pub async fn page(
                         @let count = counts.get(&(device.project_id, device.unit_id.clone())).copied().unwrap_or(0);
                         tr data-unit-id=(device.unit_id) data-project=(device.project_id) class=[silent.then_some("silent")] {
                             td .project { (device.project_id) }
-                            td .unit-id { (device.unit_id) }
+                            td .unit-id {
+                                a href=(format!("/projects/{}/sessions?unit_id={}", device.project_id, super::sessions::urlencode(&device.unit_id))) { (device.unit_id) }
+                            }
                             td .last-seen { (layout::time(device.last_seen)) }
                             td .first-seen { (layout::time(device.first_seen)) }
                             td .session-count { (count) }
