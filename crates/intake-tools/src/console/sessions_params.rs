@@ -102,3 +102,46 @@ const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
 pub fn urlencode(segment: &str) -> String {
     percent_encoding::utf8_percent_encode(segment, SEGMENT).to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_rfc_3339_or_datetime_local_in_utc() {
+        let at = |text| parse_time(text).map(|t| t.to_rfc3339());
+        assert_eq!(
+            at("2026-11-30T10:00:00+01:00").as_deref(),
+            Some("2026-11-30T09:00:00+00:00")
+        );
+        assert_eq!(
+            at("2026-11-30T10:00").as_deref(),
+            Some("2026-11-30T10:00:00+00:00")
+        );
+        assert_eq!(
+            at("2026-11-30T10:00:05").as_deref(),
+            Some("2026-11-30T10:00:05+00:00")
+        );
+        assert_eq!(at("yesterday"), None);
+    }
+
+    #[test]
+    fn cursors_round_trip_and_bad_ones_are_refused() {
+        let cursor = Cursor {
+            micros: 1_764_000_000_123_456,
+            id: 42,
+        };
+        assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
+        assert_eq!(Cursor::decode("42"), None);
+        let query = ListQuery {
+            after: Some("nope".into()),
+            ..ListQuery::default()
+        };
+        assert_eq!(filters(&query).err(), Some(("after", "not a page cursor")));
+        let query = ListQuery {
+            page_size: Some("501".into()),
+            ..ListQuery::default()
+        };
+        assert_eq!(filters(&query).err().map(|bad| bad.0), Some("page_size"));
+    }
+}
