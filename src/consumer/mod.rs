@@ -4,6 +4,7 @@
 //! alone), publish the batch's stored-events when they are on ([`events`]), and only then ack
 //! the batch with one `multiple` ack. Reconnects to RabbitMQ by itself.
 
+mod batch;
 mod dead_letter;
 pub mod events;
 pub mod handle;
@@ -12,24 +13,23 @@ pub mod messages;
 mod prefetch;
 pub mod stats;
 mod subject;
+mod watch;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
-use lapin::message::Delivery;
 use lapin::options::{
-    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions,
+    BasicCancelOptions, BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions,
 };
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection};
 use tokio_util::sync::CancellationToken;
 
-use self::dead_letter::publish_failed;
-use self::handle::{Outcome, Retry, Stopped};
-use self::messages::{DecidedMessages, process_messages, uploads_in};
+use self::handle::Retry;
 use self::prefetch::PrefetchSizer;
-use self::stats::{Stats, describe_metrics, record_deliveries};
+use self::stats::{Stats, describe_metrics};
+use self::watch::{connection_lost, connection_lost_error};
 use crate::broker;
 use crate::broker::partition::queue_name;
 use crate::config::Config;
@@ -109,6 +109,8 @@ async fn serve(
     cancel: &CancellationToken,
 ) -> Result<(), BrokerLost> {
     let partitions = config.consumer_partitions().map_err(BrokerLost::Topology)?;
+    // Listened to from the start, so an error while the workers are set up is not missed.
+    let events = conn.events_listener();
     let setup = conn.create_channel().await?;
     broker::declare_topology(&setup, &config.broker).await?;
     if config.consumer.events {
@@ -123,6 +125,11 @@ async fn serve(
         })?;
     // A worker that fails takes the others down with it, so the connection is rebuilt whole.
     let failed = cancel.child_token();
+    // Fired when the connection itself failed: every worker is dropped where it is, since
+    // lapin never answers a request sent before or after the failure (a re-subscribe, a
+    // cancel) and a worker waiting on one would wait for ever. Nothing is lost: what was
+    // not acked comes back from the broker, and a write that commits anyway is a no-op then.
+    let lost = CancellationToken::new();
     let mut workers = tokio::task::JoinSet::new();
     // Each worker reads one queue (a multiple ack covers one channel's deliveries, so one
     // channel must not mix queues); every partition gets at least one.
@@ -146,9 +153,12 @@ async fn serve(
             stats: Arc::clone(stats),
             tag: format!("intake-consumer-{}-{index}", std::process::id()),
         };
-        let stop = failed.clone();
+        let (stop, lost) = (failed.clone(), lost.clone());
         workers.spawn(async move {
-            let result = worker.run(&stop).await;
+            let result = tokio::select! {
+                result = worker.run(&stop) => result,
+                () = lost.cancelled() => Err(connection_lost_error()),
+            };
             worker.close().await;
             if result.is_err() {
                 stop.cancel();
@@ -156,10 +166,24 @@ async fn serve(
             result
         });
     }
-    let mut outcome = Ok(());
-    while let Some(joined) = workers.join_next().await {
-        if let Ok(Err(error)) = joined {
-            outcome = Err(error);
+    // The connection is watched here rather than by each worker: every worker is stopped the
+    // moment it fails instead of finding out through a request of its own.
+    let failure = connection_lost(conn, events);
+    tokio::pin!(failure);
+    let (mut outcome, mut watching) = (Ok(()), true);
+    loop {
+        tokio::select! {
+            joined = workers.join_next() => match joined {
+                None => break,
+                Some(Ok(Err(error))) => outcome = Err(error),
+                Some(_) => {}
+            },
+            () = &mut failure, if watching => {
+                watching = false;
+                lost.cancel();
+                failed.cancel();
+                outcome = Err(connection_lost_error());
+            }
         }
     }
     outcome
@@ -270,9 +294,7 @@ impl Worker {
     /// answered, so that case is told at once, and the answer is awaited for a bounded time.
     async fn cancel_subscription(&self) -> Result<(), BrokerLost> {
         if !self.consume.status().connected() {
-            return Err(BrokerLost::Other(
-                "the connection to RabbitMQ was lost".into(),
-            ));
+            return Err(connection_lost_error());
         }
         let cancel = self
             .consume
@@ -300,103 +322,5 @@ impl Worker {
                 FieldTable::default(),
             )
             .await?)
-    }
-
-    /// Gathers a batch after its first delivery: up to `batch_size` uploads (a group message
-    /// counts its uploads) or `batch_bytes` of messages, or what arrives within the linger.
-    /// The message that crosses a limit still joins, so a batch may hold more uploads than
-    /// the prefetch count. `true` when the subscription ended.
-    async fn gather(
-        &self,
-        first: Delivery,
-        deliveries: &mut lapin::Consumer,
-    ) -> Result<(Vec<Delivery>, bool), BrokerLost> {
-        let settings = &self.config.consumer;
-        let deadline =
-            tokio::time::Instant::now() + Duration::from_millis(settings.batch_linger_ms);
-        let mut bytes = first.data.len();
-        let mut uploads = uploads_in(&first.data, first.properties.headers().as_ref());
-        let mut batch = vec![first];
-        while uploads < settings.batch_size.max(1) && bytes < settings.batch_bytes {
-            tokio::select! {
-                () = tokio::time::sleep_until(deadline) => break,
-                next = deliveries.next() => match next {
-                    Some(delivery) => {
-                        let delivery = delivery?;
-                        bytes += delivery.data.len();
-                        uploads += uploads_in(&delivery.data, delivery.properties.headers().as_ref());
-                        batch.push(delivery);
-                    }
-                    None => return Ok((batch, true)),
-                },
-            }
-        }
-        Ok((batch, false))
-    }
-
-    /// Decides, dead-letters, publishes the events of and acks one batch. `None` when shutdown interrupted it (the
-    /// batch stays unacked and will be redelivered).
-    async fn handle(
-        &self,
-        batch: &[Delivery],
-        retry: Retry,
-        cancel: &CancellationToken,
-    ) -> Result<Option<()>, BrokerLost> {
-        let bodies: Vec<&[u8]> = batch.iter().map(|d| d.data.as_slice()).collect();
-        let redelivered = batch.iter().filter(|d| d.redelivered).count();
-        let started = std::time::Instant::now();
-        let skew = Duration::from_secs(self.config.consumer.max_clock_skew_seconds);
-        let DecidedMessages {
-            entries,
-            decided,
-            groups,
-        } = match process_messages(
-            &self.store,
-            &self.config.limits,
-            skew,
-            &bodies,
-            self.events.is_some(),
-            retry,
-            cancel,
-        )
-        .await
-        {
-            Ok(decided) => decided,
-            Err(Stopped) => return Ok(None),
-        };
-        record_deliveries(batch, redelivered, entries.len(), groups);
-        metrics::histogram!("intake_batch_write_seconds").record(started.elapsed().as_secs_f64());
-        // Every dead letter is confirmed before the ack below takes its message off the queue.
-        for (entry, outcome) in entries.iter().zip(&decided.outcomes) {
-            if let Outcome::DeadLetter(reason) = outcome {
-                let delivery = &batch[entry.message];
-                match entry.part {
-                    None => self.dead_letter(delivery, reason).await?,
-                    Some(body) => self.dead_letter_part(delivery, body, reason).await?,
-                }
-            }
-        }
-        if let Some(publisher) = &self.events {
-            let kinds = match events::kinds(&self.store, &decided, retry, cancel).await {
-                Ok(Ok(kinds)) => kinds,
-                Ok(Err(error)) => {
-                    return Err(BrokerLost::Other(format!(
-                        "cannot read the stored stamps for the events: {error}"
-                    )));
-                }
-                Err(Stopped) => return Ok(None),
-            };
-            // Unconfirmed events leave the batch unacked: the connection is rebuilt and the
-            // broker delivers the batch again, which emits the events again.
-            publisher
-                .publish(batch, &entries, &decided, &kinds)
-                .await
-                .map_err(|error| publish_failed("event", error))?;
-        }
-        if let Some(last) = batch.last() {
-            last.acker.ack(BasicAckOptions { multiple: true }).await?;
-        }
-        self.stats.record(&decided.outcomes, redelivered);
-        Ok(Some(()))
     }
 }
