@@ -38,15 +38,23 @@ async fn front_and_consumer_move_to_the_next_node_when_theirs_dies() {
 
     // Four clients post without pause while the first node dies under them.
     let app = std::sync::Arc::new(app);
+    // Each client keeps posting until it has sent 20 after the cut, however fast the
+    // machine: a fixed count could all be answered before the cut.
+    let cut = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut clients = Vec::new();
     for client in 0..4 {
-        let app = std::sync::Arc::clone(&app);
+        let (app, cut) = (std::sync::Arc::clone(&app), std::sync::Arc::clone(&cut));
         clients.push(tokio::spawn(async move {
-            let mut answers = Vec::new();
-            for i in 0..40 {
+            let (mut answers, mut after) = (Vec::new(), 0);
+            for i in 0..2_000 {
+                let was_cut = cut.load(std::sync::atomic::Ordering::SeqCst);
                 let uuid = format!("c{client}-{i}");
                 let status = app.post_json(&session(&uuid)).await.0;
                 answers.push((uuid, status, Instant::now()));
+                after += usize::from(was_cut);
+                if after >= 20 {
+                    break;
+                }
             }
             answers
         }));
@@ -54,6 +62,7 @@ async fn front_and_consumer_move_to_the_next_node_when_theirs_dies() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let cut_at = Instant::now();
     first.cut();
+    cut.store(true, std::sync::atomic::Ordering::SeqCst);
     let mut answers = Vec::new();
     for client in clients {
         answers.extend(client.await.unwrap());
