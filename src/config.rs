@@ -157,7 +157,8 @@ pub struct ConsumerConfig {
     /// About how many bytes of unacknowledged deliveries each worker holds: the prefetch
     /// count follows the size of recent messages, between 8 and `prefetch`.
     pub prefetch_bytes: usize,
-    /// Most messages written in one transaction.
+    /// Most uploads written in one transaction (a group message counts each of its
+    /// uploads; a message is never cut, so the one that crosses the limit still joins).
     pub batch_size: usize,
     /// A batch is written once its messages reach this many bytes, even if not full.
     pub batch_bytes: usize,

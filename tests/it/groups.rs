@@ -133,6 +133,13 @@ async fn groups_are_stored_beside_messages_of_the_older_formats() {
         queued(&app.config, &app.config.broker.dead_letter_queue).await,
         0
     );
+    // The process-wide metrics (shared by every test here): groups are counted.
+    let metrics = intake::telemetry::metrics_handle().render();
+    let groups = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("intake_group_deliveries_total "))
+        .and_then(|value| value.trim().parse::<f64>().ok());
+    assert!(groups.is_some_and(|n| n >= 3.0), "{metrics}");
 }
 
 #[tokio::test]
