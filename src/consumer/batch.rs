@@ -49,8 +49,8 @@ impl Worker {
         Ok((batch, false))
     }
 
-    /// Decides, dead-letters, publishes the events of and acks one batch. `None` when shutdown interrupted it (the
-    /// batch stays unacked and will be redelivered).
+    /// Decides, dead-letters, publishes the events of and acks one batch. `None` when
+    /// shutdown interrupted it (the batch stays unacked and will be redelivered).
     pub(super) async fn handle(
         &self,
         batch: &[Delivery],
