@@ -17,7 +17,7 @@ use crate::faults::{free_port, terminate};
 use crate::tools_dlq::upload;
 
 /// The next `count` events: routing key and body, failing the test after 20 s.
-async fn take(subscription: &mut Subscription, count: usize) -> Vec<(String, Event)> {
+pub(crate) async fn take(subscription: &mut Subscription, count: usize) -> Vec<(String, Event)> {
     let mut taken = Vec::new();
     while taken.len() < count {
         let delivery = tokio::time::timeout(Duration::from_secs(20), subscription.events.next())
@@ -37,12 +37,12 @@ async fn take(subscription: &mut Subscription, count: usize) -> Vec<(String, Eve
 }
 
 /// Nothing more arrives within a second.
-async fn quiet(subscription: &mut Subscription) {
+pub(crate) async fn quiet(subscription: &mut Subscription) {
     let next = tokio::time::timeout(Duration::from_secs(1), subscription.events.next()).await;
     assert!(next.is_err(), "an unexpected event: {next:?}");
 }
 
-fn with_events(config: &mut intake::config::Config) {
+pub(crate) fn with_events(config: &mut intake::config::Config) {
     config.consumer.events = true;
 }
 

@@ -22,6 +22,7 @@ mod faults;
 mod group_publish;
 mod groups;
 mod groups_dead_letters;
+mod groups_events;
 mod groups_property;
 mod hostile;
 mod large_messages;
