@@ -105,6 +105,7 @@ diesel::table! {
         field_stamps -> Jsonb,
         point_stamps -> Jsonb,
         purged_at -> Nullable<Timestamptz>,
+        replaced_at -> Nullable<Timestamptz>,
     }
 }
 

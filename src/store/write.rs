@@ -62,7 +62,8 @@ WITH i AS (
     unit_id = EXCLUDED.unit_id, created = EXCLUDED.created, saved = EXCLUDED.saved,
     received = EXCLUDED.received, received_from = EXCLUDED.received_from,
     upload_id = EXCLUDED.upload_id, is_deleted = false, points = EXCLUDED.points,
-    timezone_offset = EXCLUDED.timezone_offset, purged_at = NULL
+    timezone_offset = EXCLUDED.timezone_offset, purged_at = NULL,
+    replaced_at = CASE WHEN s.purged_at IS NULL THEN EXCLUDED.received ELSE s.replaced_at END
   WHERE (s.received, s.upload_id) < (EXCLUDED.received, EXCLUDED.upload_id)
     AND NOT s.placeholder AND s.field_stamps = '{}' AND s.point_stamps = '{}'
   RETURNING s.id, s.project_id, s.uuid

@@ -8,6 +8,7 @@ mod console_dead_letters;
 mod console_harness;
 mod console_overview;
 mod console_pages;
+mod console_replaced;
 mod console_users;
 mod contract;
 mod create_session;

@@ -1,7 +1,8 @@
 //! Writing merged rows back: one `UPDATE … FROM unnest(…)` for all of them.
 //!
 //! A tombstone (a purged session) stays one until a create newer than the purge wins: the
-//! row's create stamp changes only then, and that is what lifts it.
+//! row's create stamp changes only then, and that is what lifts it. A stored session whose
+//! create stamp changes was replaced (`replaced_at`).
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -20,7 +21,10 @@ UPDATE sessions AS s SET
   is_deleted = i.is_deleted, points = i.points, timezone_offset = i.timezone_offset,
   field_stamps = i.field_stamps, point_stamps = i.point_stamps,
   purged_at = CASE WHEN (s.received, s.upload_id) = (i.received, i.upload_id)
-                   THEN s.purged_at END
+                   THEN s.purged_at END,
+  replaced_at = CASE WHEN NOT s.placeholder AND NOT i.placeholder AND s.purged_at IS NULL
+                          AND s.upload_id <> i.upload_id
+                     THEN i.received ELSE s.replaced_at END
 FROM unnest($1::int8[], $2::int8[], $3::bool[], $4::timestamptz[], $5::uuid[], $6::text[],
             $7::text[], $8::timestamptz[], $9::timestamptz[], $10::bool[], $11::jsonb[],
             $12::int4[], $13::jsonb[], $14::jsonb[])

@@ -82,10 +82,13 @@ pub async fn page(
         urlencode(&uuid)
     );
     let view = &loaded.view;
-    let replaced = match loaded.updates {
-        0 => "never updated since it was last created or replaced (a replace keeps no count)"
-            .to_owned(),
-        n => format!("updated by {n} later writes since it was last created or replaced"),
+    let replaced = loaded.facts.replaced_at.map_or_else(
+        || "never replaced".to_owned(),
+        |at| format!("replaced by the upload accepted {}", layout::time(at)),
+    );
+    let updates = match loaded.updates {
+        0 => "none since its create".to_owned(),
+        n => format!("{n} later writes changed fields or points"),
     };
     let body = html! {
         p { a href=(format!("/projects/{project_id}/sessions")) { "← sessions of project " (project_id) } }
@@ -96,6 +99,7 @@ pub async fn page(
                 dt { "Accepted" } dd #stamp { (layout::time(loaded.facts.received)) }
                 dt { "Upload id" } dd #upload-id .mono { (loaded.facts.upload_id) }
                 dt { "Replaced" } dd #replaced { (replaced) }
+                dt { "Updates" } dd #updates { (updates) }
                 dt { "Created / saved" } dd { (rfc(view.created.seconds())) " / " (rfc(view.saved.seconds())) }
                 dt { "Sent from" } dd { (loaded.facts.received_from) }
                 @if view.is_deleted { dt { "State" } dd #deleted .error { "deleted" } }

@@ -165,6 +165,9 @@ pub struct SessionFacts {
     /// Where it came from.
     #[diesel(sql_type = Text)]
     pub received_from: String,
+    /// When a later create last replaced the stored session, if one did.
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub replaced_at: Option<DateTime<Utc>>,
 }
 
 /// One attachment's description (and the first bytes of an embedded one, for its type).
@@ -200,7 +203,7 @@ pub fn facts(
     uuid: &str,
 ) -> Result<Option<(SessionFacts, Vec<AttachmentInfo>)>, StoreError> {
     let found: Option<SessionFacts> = diesel::sql_query(
-        "SELECT id, upload_id, received, received_from FROM sessions
+        "SELECT id, upload_id, received, received_from, replaced_at FROM sessions
          WHERE project_id = $1 AND uuid = $2 AND NOT placeholder AND purged_at IS NULL",
     )
     .bind::<BigInt, _>(project_id)
