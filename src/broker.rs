@@ -59,24 +59,59 @@ pub async fn close_quietly(close: impl Future<Output = Result<(), lapin::Error>>
     let _closed = tokio::time::timeout(std::time::Duration::from_secs(1), close).await;
 }
 
-/// The AMQP properties of an upload message (any write): persistent, with the upload id,
-/// receive time, content type, project and schema version.
+/// What publishing an upload needs besides its encoded body: its routing (project and
+/// session) and its message properties. Small, so that the front can drop a large upload
+/// once it is encoded instead of holding it while the broker confirms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    /// Schema version of the body.
+    pub version: u32,
+    /// Project the upload belongs to.
+    pub project_id: i64,
+    /// The session the write is about.
+    pub uuid: String,
+    /// The upload id.
+    pub upload_id: uuid::Uuid,
+    /// When the front received the upload, seconds since the epoch.
+    pub received_seconds: i64,
+}
+
+impl Envelope {
+    /// The envelope of `upload`.
+    pub fn of(upload: &Upload) -> Self {
+        Self {
+            version: upload.version,
+            project_id: upload.project_id,
+            uuid: upload.uuid().as_str().to_owned(),
+            upload_id: upload.stamp.upload_id,
+            received_seconds: upload.stamp.received_seconds(),
+        }
+    }
+
+    /// The AMQP properties of its message: persistent, with the upload id, receive time,
+    /// content type, project and schema version.
+    pub fn properties(&self) -> BasicProperties {
+        let mut headers = FieldTable::default();
+        headers.insert(
+            wire::SCHEMA_HEADER.into(),
+            AMQPValue::LongUInt(self.version),
+        );
+        headers.insert(
+            wire::PROJECT_HEADER.into(),
+            AMQPValue::LongLongInt(self.project_id),
+        );
+        BasicProperties::default()
+            .with_delivery_mode(2)
+            .with_content_type(wire::CONTENT_TYPE.into())
+            .with_message_id(ShortString::from(self.upload_id.to_string()))
+            .with_timestamp(u64::try_from(self.received_seconds).unwrap_or(0))
+            .with_headers(headers)
+    }
+}
+
+/// The AMQP properties of an upload message (any write): see [`Envelope::properties`].
 pub fn upload_properties(upload: &Upload) -> BasicProperties {
-    let mut headers = FieldTable::default();
-    headers.insert(
-        wire::SCHEMA_HEADER.into(),
-        AMQPValue::LongUInt(upload.version),
-    );
-    headers.insert(
-        wire::PROJECT_HEADER.into(),
-        AMQPValue::LongLongInt(upload.project_id),
-    );
-    BasicProperties::default()
-        .with_delivery_mode(2)
-        .with_content_type(wire::CONTENT_TYPE.into())
-        .with_message_id(ShortString::from(upload.stamp.upload_id.to_string()))
-        .with_timestamp(u64::try_from(upload.stamp.received_seconds()).unwrap_or(0))
-        .with_headers(headers)
+    Envelope::of(upload).properties()
 }
 
 /// Publishes on a confirm channel and waits for the broker's ack. Mandatory, so a message

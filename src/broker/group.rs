@@ -7,6 +7,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
+use bytes::Bytes;
 use lapin::BasicProperties;
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use tokio::sync::oneshot;
@@ -14,8 +15,8 @@ use tokio::time::Instant;
 
 use super::gather::{GroupLimits, Lane};
 use super::partition::routing_key;
-use super::{PublishError, Publisher, upload_properties};
-use crate::wire::{self, Upload, group};
+use super::{Envelope, PublishError, Publisher};
+use crate::wire::{self, group};
 
 /// The lanes of every partition's routing key.
 pub(super) struct Groups {
@@ -25,7 +26,8 @@ pub(super) struct Groups {
 
 /// An upload waiting in a lane, or in a message in flight.
 struct Member {
-    body: Vec<u8>,
+    /// Shared with the request, which may read it back once the broker confirmed it.
+    body: Bytes,
     properties: BasicProperties,
     /// When its publish call gives up.
     deadline: Instant,
@@ -81,15 +83,15 @@ pub(super) async fn publish(
     publisher: &Arc<Publisher>,
     groups: &Groups,
     partition: u16,
-    upload: &Upload,
-    body: Vec<u8>,
+    envelope: &Envelope,
+    body: Bytes,
     timeout: std::time::Duration,
 ) -> Result<(), PublishError> {
     let deadline = Instant::now() + timeout;
     let (answer, answered) = oneshot::channel();
     let member = Member {
         body,
-        properties: upload_properties(upload),
+        properties: envelope.properties(),
         deadline,
         answer,
     };
@@ -144,7 +146,7 @@ async fn send(
             .publish_message(key, &body, properties, deadline)
             .await;
     }
-    let bodies: Vec<Vec<u8>> = message
+    let bodies: Vec<Bytes> = message
         .iter_mut()
         .map(|member| std::mem::take(&mut member.body))
         .collect();

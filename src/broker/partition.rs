@@ -12,7 +12,7 @@
 use crate::config::BrokerConfig;
 use crate::wire::Upload;
 
-use super::ROUTING_KEY;
+use super::{Envelope, ROUTING_KEY};
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
@@ -48,6 +48,15 @@ pub fn routing_key_of(config: &BrokerConfig, upload: &Upload) -> String {
     routing_key(partition_of(
         upload.project_id,
         upload.uuid().as_str(),
+        config.partitions,
+    ))
+}
+
+/// The routing key of the upload an envelope is of: the same as [`routing_key_of`].
+pub fn routing_key_of_envelope(config: &BrokerConfig, envelope: &Envelope) -> String {
+    routing_key(partition_of(
+        envelope.project_id,
+        &envelope.uuid,
         config.partitions,
     ))
 }

@@ -6,6 +6,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
+use bytes::Bytes;
 use futures_util::StreamExt as _;
 use lapin::options::ConfirmSelectOptions;
 use lapin::{BasicProperties, Channel, Connection};
@@ -15,10 +16,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::gather::GroupLimits;
 use super::group::{self, Groups};
-use super::partition::{partition_of, routing_key_of};
+use super::partition::{partition_of, routing_key_of_envelope};
 use super::{
-    Connector, PublishError, TopologyError, declare_unpartitioned, publish_confirmed,
-    require_partitions, upload_properties,
+    Connector, Envelope, PublishError, TopologyError, declare_unpartitioned, publish_confirmed,
+    require_partitions,
 };
 use crate::config::BrokerConfig;
 use crate::wire::Upload;
@@ -148,14 +149,17 @@ impl Publisher {
 
     /// Publishes one upload (any write) and waits for its confirm, at most `timeout`.
     pub async fn publish(&self, upload: &Upload, timeout: Duration) -> Result<(), PublishError> {
-        self.publish_encoded(upload, upload.encode(), timeout).await
+        let body = Bytes::from(upload.encode());
+        self.publish_encoded(&Envelope::of(upload), body, timeout)
+            .await
     }
 
-    /// Like [`Self::publish`], with the upload already encoded as `body`.
+    /// Like [`Self::publish`], with the upload already encoded as `body` and only its
+    /// envelope kept: the caller may drop a large upload before the broker confirms.
     pub async fn publish_encoded(
         &self,
-        upload: &Upload,
-        body: Vec<u8>,
+        envelope: &Envelope,
+        body: Bytes,
         timeout: Duration,
     ) -> Result<(), PublishError> {
         if self.discard {
@@ -163,17 +167,14 @@ impl Publisher {
             return Ok(());
         }
         if let Some(groups) = &self.groups {
-            let partition = partition_of(
-                upload.project_id,
-                upload.uuid().as_str(),
-                self.config.partitions,
-            );
+            let partition =
+                partition_of(envelope.project_id, &envelope.uuid, self.config.partitions);
             let publisher = self.shared().ok_or(PublishError::Unavailable)?;
-            return group::publish(&publisher, groups, partition, upload, body, timeout).await;
+            return group::publish(&publisher, groups, partition, envelope, body, timeout).await;
         }
-        let key = routing_key_of(&self.config, upload);
+        let key = routing_key_of_envelope(&self.config, envelope);
         let deadline = Instant::now() + timeout;
-        self.publish_message(&key, &body, upload_properties(upload), deadline)
+        self.publish_message(&key, &body, envelope.properties(), deadline)
             .await
     }
 

@@ -9,12 +9,13 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
+use bytes::Bytes;
 use serde::Serialize;
 
 use super::AppState;
 use super::error::{ApiError, session_not_found, success};
 use super::params::{self, Query};
-use crate::broker::PublishError;
+use crate::broker::{Envelope, PublishError};
 use crate::decode::{self, BodyHeaders};
 use crate::ordering::{Order, Stamp, Touched};
 use crate::session::write::Write;
@@ -85,9 +86,8 @@ async fn within_read_timeout<T>(
 /// durable. Sheds load instead of queueing without bound: when `front.max_in_flight_publishes`
 /// publishes already wait for confirms, or the broker applies flow control, the client gets
 /// `503` with `Retry-After` at once.
-async fn publish(state: &AppState, upload: &Upload) -> Result<(), ApiError> {
-    let upload_id = upload.stamp.upload_id;
-    let body = upload.encode();
+async fn publish(state: &AppState, envelope: &Envelope, body: Bytes) -> Result<(), ApiError> {
+    let upload_id = envelope.upload_id;
     // Counted in KiB so that a semaphore's u32 permits cover any body the front accepts; an
     // upload larger than the whole budget takes all of it rather than never passing.
     let budget_kib = (state.config.front.max_in_flight_bytes / 1024).max(1);
@@ -110,7 +110,7 @@ async fn publish(state: &AppState, upload: &Upload) -> Result<(), ApiError> {
     let started = std::time::Instant::now();
     let published = state
         .publisher
-        .publish_encoded(upload, body, state.config.front.publish_timeout())
+        .publish_encoded(envelope, body, state.config.front.publish_timeout())
         .await;
     metrics::counter!("intake_publish_total", "result" => publish_result(&published)).increment(1);
     published.map_err(|error| {
@@ -191,9 +191,11 @@ impl WriteRequest {
     }
 
     /// Publishes the write and answers it: `202` with `accepted(&upload)` as `result`, or
-    /// when the client waits `200` once it is stored. The result is built only after the
-    /// publish, and the upload dropped before the answer is serialized, so that a large
-    /// session is held at most twice at any moment.
+    /// when the client waits `200` once it is stored. A large upload is dropped once encoded
+    /// and read back from its body after the confirm, and the result built only then, so
+    /// that while the broker confirms the front holds the body and the AMQP client's copy of
+    /// it, not the decoded session as well. Small uploads are kept: decoding them again
+    /// would cost every request for no memory worth saving.
     pub async fn accept<R: Serialize>(
         self,
         state: &AppState,
@@ -203,8 +205,21 @@ impl WriteRequest {
         on_stored: OnStored,
     ) -> Result<Response, ApiError> {
         let upload = Upload::write(self.project_id, stamp, write);
-        let upload_id = upload.stamp.upload_id;
-        publish(state, &upload).await?;
+        let envelope = Envelope::of(&upload);
+        let upload_id = envelope.upload_id;
+        let body = Bytes::from(upload.encode());
+        let kept = if body.len() > state.config.front.group_alone_bytes {
+            drop(upload);
+            None
+        } else {
+            Some(upload)
+        };
+        publish(state, &envelope, body.clone()).await?;
+        let upload = match kept {
+            Some(upload) => upload,
+            None => read_back(&body)?,
+        };
+        drop(body);
         tracing::debug!(upload.id = %upload_id, project.id = self.project_id, "write accepted");
         metrics::histogram!("intake_accept_seconds").record(self.started.elapsed().as_secs_f64());
         let result = accepted(&upload);
@@ -261,6 +276,15 @@ async fn stored_session(
             None
         }
     }
+}
+
+/// The upload a body this front encoded holds. It cannot fail short of a bug; the write is
+/// stored all the same, so the client's retry is harmless.
+fn read_back(body: &[u8]) -> Result<Upload, ApiError> {
+    Upload::decode_own(body).map_err(|error| {
+        tracing::error!(%error, "cannot read back a published upload");
+        ApiError::Internal(format!("cannot read back a published upload: {error}"))
+    })
 }
 
 /// The `result` label of `intake_publish_total`.
