@@ -10,6 +10,7 @@ pub mod export;
 mod json_body;
 pub mod observe;
 pub mod params;
+mod publish;
 pub mod read;
 pub mod routes;
 pub mod serve;
