@@ -1,6 +1,7 @@
 //! Large uploads: the consumer keeps about `prefetch_bytes` of deliveries in hand and writes
 //! batches of at most `batch_bytes`, re-subscribing when the message size changes, and still
-//! stores every upload (replacements included) exactly as the small-message path does.
+//! stores every upload (replacements included) exactly as the small-message path does; the
+//! front answers a large write with the same `result` as a small one.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::common;
@@ -73,4 +74,39 @@ async fn large_then_small_uploads_are_all_stored_with_a_byte_sized_prefetch() {
         assert_eq!(stored.attachments[0].4, expected, "big-{i}: its bytes");
     }
     assert_eq!(common::count(&app.db.url, "attachments"), 330);
+}
+
+/// Writes over `front.group_alone_bytes` are not held while the broker confirms: their `202`
+/// result is built from the published body read back, and must be what a small write's is.
+#[tokio::test]
+async fn large_writes_answer_what_a_read_shows_afterwards() {
+    let app = TestApp::spawn().await;
+    let big = |c: char| c.to_string().repeat(100_000);
+    let create = json!({"session": {"uuid": "big-answer", "unit_id": "unit-1", "created": 1_000,
+        "data": {"Note": big('n'), "small": "s", "sketch": {"rawData": "AAE="}}}});
+    let sessions = app.project_path("/sessions");
+    let (status, body) = app
+        .send_json(reqwest::Method::POST, &sessions, Some(create))
+        .await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["result"]["data"]["note"], big('n'));
+    let stored = app.read_until("big-answer", |_| true).await;
+    assert_eq!(
+        stored, body["result"],
+        "the 202 result is what a read shows"
+    );
+
+    let update = json!({"session": {"data": {"note": big('u'), "added": "a"}}});
+    let path = app.project_path("/sessions/big-answer");
+    let (status, body) = app
+        .send_json(reqwest::Method::PUT, &path, Some(update))
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let predicted = body["result"].clone();
+    assert_eq!(predicted["data"]["note"], big('u'));
+    assert_eq!(predicted["data"]["small"], "s");
+    let stored = app
+        .read_until("big-answer", |s| s["data"]["added"] == "a")
+        .await;
+    assert_eq!(stored, predicted, "the 202 result is what a read shows");
 }
