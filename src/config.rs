@@ -141,7 +141,8 @@ pub struct FrontConfig {
     /// A group goes at once when its uploads reach this many bytes, and never grows past it.
     #[serde(default = "group::max_bytes")]
     pub group_max_bytes: usize,
-    /// An upload larger than this (a file) is always a message of its own.
+    /// An upload larger than this (a file) is always a message of its own; the front also
+    /// drops it once encoded and reads it back after the confirm, to hold it once less.
     #[serde(default = "group::alone_bytes")]
     pub group_alone_bytes: usize,
 }
