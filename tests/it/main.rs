@@ -3,6 +3,7 @@
 
 mod common;
 
+mod browser;
 mod console_auth;
 mod console_dead_letters;
 mod console_harness;
