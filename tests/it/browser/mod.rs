@@ -3,6 +3,8 @@
 //! .config/nextest.toml): each starts a browser, which is heavy on a small machine.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod console;
+mod console_auth;
 mod driver;
 mod harness;
 mod page;

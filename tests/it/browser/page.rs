@@ -39,7 +39,11 @@ impl Session {
     pub async fn find(&self, css: &str) -> Element {
         match self.client.find(Locator::Css(css)).await {
             Ok(element) => element,
-            Err(e) => panic!("no `{css}` on {}: {e}", self.path_now().await),
+            Err(e) => panic!(
+                "no `{css}` on {}: {e}\n{}",
+                self.path_now().await,
+                self.body_text().await
+            ),
         }
     }
 
@@ -116,6 +120,20 @@ impl Session {
         self.client.get_alert_text().await.ok()
     }
 
+    /// The page's text, for failure messages (the first 2000 characters).
+    pub async fn body_text(&self) -> String {
+        let text = self
+            .client
+            .execute(
+                "return document.body ? document.body.innerText : ''",
+                vec![],
+            )
+            .await
+            .map(|text| text.as_str().unwrap_or_default().to_owned())
+            .unwrap_or_default();
+        text.chars().take(2000).collect()
+    }
+
     async fn path_now(&self) -> String {
         self.client
             .current_url()
@@ -134,8 +152,8 @@ impl Session {
         let path = self.path().await;
         assert!(
             !path.starts_with("/login"),
-            "still on {path} after logging in as {username}: {:?}",
-            self.texts("#login-error").await
+            "still on {path} after logging in as {username}:\n{}",
+            self.body_text().await
         );
     }
 
