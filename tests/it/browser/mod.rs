@@ -5,6 +5,7 @@
 
 mod console;
 mod console_auth;
+mod console_dead_letters;
 mod console_sessions;
 mod driver;
 mod harness;
