@@ -49,6 +49,18 @@ async fn an_operator_logs_in_and_sees_the_overview() {
             "{text}"
         );
     }
+    // Uploads show on the page without a reload: console.js redraws it every 2 s.
+    for n in 0..5 {
+        let uuid = format!("overview-{n}");
+        console
+            .create(&uuid, "unit-1", serde_json::json!({"n": "1"}))
+            .await;
+    }
+    console
+        .browser
+        .wait_for_text("#latency-p50", |text| text.contains("ms"))
+        .await;
+    assert!(browser.text("#latency-p99").await.contains("ms"));
     assert!(browser.exists("svg#plot-rates").await);
     assert!(browser.exists("svg#plot-depth").await);
     assert!(browser.exists("#latency-p50").await && browser.exists("#latency-p99").await);

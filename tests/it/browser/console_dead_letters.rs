@@ -40,6 +40,16 @@ async fn a_dead_letter_is_requeued_through_its_confirmation_and_stored() {
     assert!(decoded.contains("waits-for-project"), "{decoded}");
     browser.screenshots("dead-letter-message").await;
 
+    // A purge asks first too; cancelled, the dead letter stays.
+    console.open("/dead-letters").await;
+    browser.click(&format!("{row} form.purge-one button")).await;
+    assert_eq!(browser.path().await, "/dead-letters/purge/confirm");
+    assert!(browser.exists("form#confirm-form button#confirm").await);
+    browser.screenshots("purge-confirm").await;
+    browser.click("a#cancel").await;
+    assert!(browser.path().await.starts_with("/dead-letters"));
+    assert!(browser.exists(&row).await, "gone after a cancelled purge");
+
     // The cause fixed, the operator requeues it: first the confirmation, then the action.
     create_project_with_id(app, late);
     console.open("/dead-letters").await;

@@ -60,7 +60,32 @@ async fn sessions_page_through_without_gaps_or_repeats() {
     }
     created.reverse();
 
-    let first = format!("/projects/{}/sessions?page_size=3", console.project_id());
+    // The nav asks for a project the first time, then remembers it.
+    let list = format!("/projects/{}/sessions", console.project_id());
+    browser.click("#nav-sessions").await;
+    browser.screenshots("sessions-choose-project").await;
+    browser.click("#choose-project button[type=submit]").await;
+    assert_eq!(browser.path().await, list);
+    console.open("/").await;
+    browser.click("#nav-sessions").await;
+    assert_eq!(browser.path().await, list);
+
+    // Filtered by device.
+    browser
+        .fill("#session-filters input[name=unit_id]", "unit-1")
+        .await;
+    browser.click("#session-filters button#apply-filters").await;
+    let mut unit_1: Vec<_> = browser
+        .attrs("table#sessions tr[data-uuid]", "data-uuid")
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    unit_1.sort();
+    assert_eq!(unit_1, ["paged-1", "paged-4"]);
+    assert!(browser.text("#session-count").await.contains('2'));
+
+    let first = format!("{list}?page_size=3");
     console.open(&first).await;
     assert!(browser.text("#session-count").await.contains('7'));
     browser.screenshots("sessions").await;

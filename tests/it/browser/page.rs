@@ -64,6 +64,17 @@ impl Session {
         .await
     }
 
+    /// Waits (up to 20 s) until the text of `css` satisfies `done`; returns it.
+    pub async fn wait_for_text(&self, css: &str, done: impl Fn(&str) -> bool) -> String {
+        let what = format!("the text of `{css}`");
+        eventually(&what, Duration::from_secs(20), || async {
+            let element = self.client.find(Locator::Css(css)).await.ok()?;
+            let text = element.text().await.ok()?;
+            done(&text).then_some(text)
+        })
+        .await
+    }
+
     /// The rendered text of the first element matching `css`.
     pub async fn text(&self, css: &str) -> String {
         self.find(css).await.text().await.unwrap()
