@@ -131,10 +131,7 @@ async fn sessions_page_through_without_gaps_or_repeats() {
     browser
         .fill("#uuid-search input[name=uuid]", "paged-3")
         .await;
-    browser
-        .js("document.querySelector('#uuid-search').submit()")
-        .await;
-    browser.wait_loaded().await;
+    browser.click("#uuid-search [type=submit]").await;
     assert_eq!(browser.path().await, console.session_path("paged-3"));
     console.open(&format!("{first}&uuid=no-such-session")).await;
     assert!(browser.exists("#not-found").await);

@@ -108,15 +108,20 @@ impl Session {
         input.send_keys(value).await.unwrap();
     }
 
-    /// Clicks and waits for the page it leads to, if any, to load.
+    /// Clicks a link or button that leads to another page, and waits until that page has
+    /// loaded (the old page is marked first: it may still read "complete" after the click).
     pub async fn click(&self, css: &str) {
+        self.js("window.__intakeOldPage = true").await;
         self.find(css).await.click().await.unwrap();
         self.wait_loaded().await;
     }
 
+    /// Waits until a new page (not one marked by [`Session::click`]) has loaded.
     pub async fn wait_loaded(&self) {
-        eventually("the page loaded", Duration::from_secs(10), || async {
-            let state = self.js("return document.readyState").await;
+        let script = "return window.__intakeOldPage === true ? 'old' : document.readyState";
+        eventually("the next page loaded", Duration::from_secs(10), || async {
+            // Errors while the page changes: ask again.
+            let state = self.client.execute(script, vec![]).await.ok()?;
             (state == "complete").then_some(())
         })
         .await;
