@@ -2,11 +2,11 @@
 //! repeats, hostile point names shown as text, and the devices that sent them.
 
 use std::collections::HashSet;
-use std::time::Duration;
 
 use serde_json::json;
 
 use super::console::Console;
+use super::page::PATIENCE;
 use crate::common::eventually;
 
 #[tokio::test]
@@ -32,7 +32,7 @@ async fn a_session_with_a_photo_shows_the_image() {
     let src = browser.attr("img.attachment-image", "src").await.unwrap();
     assert!(src.contains("/attachments/photo"), "{src}");
     // Decoded by the browser: a real image of the photo's size.
-    let width = eventually("the photo decoded", Duration::from_secs(10), || async {
+    let width = eventually("the photo decoded", PATIENCE, || async {
         let width = browser
             .js("const i = document.querySelector('img.attachment-image'); \
                  return i.complete ? i.naturalWidth : 0")

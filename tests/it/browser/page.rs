@@ -10,6 +10,10 @@ use fantoccini::elements::Element;
 use super::driver::{DESKTOP, PHONE, Session};
 use crate::common::eventually;
 
+/// How long a test waits for what a page does by itself: generous, as `make test` runs
+/// many other tests beside the browser on a small machine.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
 /// `target/console-screenshots`, where every page's screenshots go.
 pub fn screenshot_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
@@ -55,19 +59,19 @@ impl Session {
         !self.find_all(css).await.is_empty()
     }
 
-    /// Waits (up to 10 s) for an element: pages that update themselves fill in late.
+    /// Waits (up to [`PATIENCE`]) for an element: pages that update themselves fill in late.
     pub async fn wait_for(&self, css: &str) -> Element {
         let what = format!("`{css}` on the page");
-        eventually(&what, Duration::from_secs(10), || async {
+        eventually(&what, PATIENCE, || async {
             self.client.find(Locator::Css(css)).await.ok()
         })
         .await
     }
 
-    /// Waits (up to 20 s) until the text of `css` satisfies `done`; returns it.
+    /// Waits (up to [`PATIENCE`]) until the text of `css` satisfies `done`; returns it.
     pub async fn wait_for_text(&self, css: &str, done: impl Fn(&str) -> bool) -> String {
         let what = format!("the text of `{css}`");
-        eventually(&what, Duration::from_secs(20), || async {
+        eventually(&what, PATIENCE, || async {
             let element = self.client.find(Locator::Css(css)).await.ok()?;
             let text = element.text().await.ok()?;
             done(&text).then_some(text)
@@ -119,7 +123,7 @@ impl Session {
     /// Waits until a new page (not one marked by [`Session::click`]) has loaded.
     pub async fn wait_loaded(&self) {
         let script = "return window.__intakeOldPage === true ? 'old' : document.readyState";
-        eventually("the next page loaded", Duration::from_secs(10), || async {
+        eventually("the next page loaded", PATIENCE, || async {
             // Errors while the page changes: ask again.
             let state = self.client.execute(script, vec![]).await.ok()?;
             (state == "complete").then_some(())
