@@ -72,6 +72,18 @@ async fn a_dead_letter_is_requeued_through_its_confirmation_and_stored() {
             .is_none()
     );
 
+    // A forged token on the confirmation is refused, and requeues nothing.
+    browser
+        .js("document.querySelector('#confirm-form input[name=csrf]').value = 'forged'")
+        .await;
+    browser.click("form#confirm-form button#confirm").await;
+    assert!(browser.exists("#csrf-error").await);
+    console.open("/dead-letters").await;
+    assert!(browser.exists(&row).await, "requeued with a forged token");
+
+    browser
+        .click(&format!("{row} form.requeue-one button.requeue"))
+        .await;
     browser.click("form#confirm-form button#confirm").await;
     assert!(browser.path().await.starts_with("/dead-letters"));
     let flash = browser.text("#flash").await.to_lowercase();

@@ -29,6 +29,9 @@ async fn a_session_with_a_photo_shows_the_image() {
         browser.text("#upload-id").await,
         stored.upload_id.to_string()
     );
+    assert!(!browser.text("#stamp").await.is_empty());
+    assert!(!browser.text("#replaced").await.is_empty());
+    assert!(browser.exists("img.thumbnail").await);
     let src = browser.attr("img.attachment-image", "src").await.unwrap();
     assert!(src.contains("/attachments/photo"), "{src}");
     // Decoded by the browser: a real image of the photo's size.
