@@ -126,3 +126,25 @@ async fn a_post_with_a_bad_csrf_token_is_refused() {
     assert_eq!(response.status(), 403);
     console.open("/").await;
 }
+
+#[tokio::test]
+async fn the_browsers_own_favicon_request_leaves_the_login_form_working() {
+    let console = Console::start().await;
+    let browser = &console.browser;
+    browser.goto(&console.url("/login")).await;
+    // What a browser does by itself after loading any page (whatever the answer).
+    browser
+        .js("fetch('/favicon.ico', {credentials: 'same-origin'}).catch(function () {})")
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    browser.fill("input[name=username]", USER).await;
+    browser.fill("input[name=password]", PASSWORD).await;
+    browser.click("#login-submit").await;
+    assert_eq!(
+        browser.path().await,
+        "/",
+        "the login form was refused after the browser asked for /favicon.ico (a request \
+         answered with a new login form replaces the form's token):\n{}",
+        browser.body_text().await
+    );
+}
