@@ -102,18 +102,39 @@ pub struct LoginQuery {
 }
 
 /// GET /login.
-pub async fn login_page(Shared(state): Shared<State>, Query(query): Query<LoginQuery>) -> Response {
-    login_form(&state, StatusCode::OK, None, query.next.as_deref(), "")
+pub async fn login_page(
+    Shared(state): Shared<State>,
+    headers: HeaderMap,
+    Query(query): Query<LoginQuery>,
+) -> Response {
+    login_form(
+        &state,
+        &headers,
+        StatusCode::OK,
+        None,
+        query.next.as_deref(),
+        "",
+    )
+}
+
+/// The login form's token: the browser's current one when it has one, so that a second login
+/// page (another tab, or the redirect of the browser's own `/favicon.ico` request) does not
+/// make the form already shown out of date; a new one otherwise.
+fn form_token(headers: &HeaderMap) -> String {
+    cookie(headers, LOGIN_COOKIE)
+        .filter(|token| token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit()))
+        .unwrap_or_else(users::random_token)
 }
 
 fn login_form(
     state: &State,
+    headers: &HeaderMap,
     status: StatusCode,
     error: Option<&str>,
     next: Option<&str>,
     username: &str,
 ) -> Response {
-    let token = users::random_token();
+    let token = form_token(headers);
     let body = html! {
         @if let Some(error) = error {
             p #login-error .error role="alert" { (error) }
@@ -166,6 +187,7 @@ pub async fn login(
         let message = "too many failed logins; wait a minute and try again";
         return login_form(
             &state,
+            &headers,
             StatusCode::TOO_MANY_REQUESTS,
             Some(message),
             next,
@@ -185,6 +207,7 @@ pub async fn login(
             let message = "wrong user name or password";
             return login_form(
                 &state,
+                &headers,
                 StatusCode::UNAUTHORIZED,
                 Some(message),
                 next,
@@ -196,6 +219,7 @@ pub async fn login(
             let message = "PostgreSQL cannot be reached; retry shortly";
             return login_form(
                 &state,
+                &headers,
                 StatusCode::SERVICE_UNAVAILABLE,
                 Some(message),
                 next,
@@ -216,6 +240,7 @@ pub async fn login(
             let message = "PostgreSQL cannot be reached; retry shortly";
             return login_form(
                 &state,
+                &headers,
                 StatusCode::SERVICE_UNAVAILABLE,
                 Some(message),
                 next,

@@ -28,6 +28,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use axum::Router;
+use axum::http::StatusCode;
 use axum::middleware;
 use axum::routing::{get, post};
 use intake::config::Config;
@@ -121,6 +122,8 @@ fn router(state: State) -> Router {
     Router::new()
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/assets/{file}", get(assets::serve))
+        // Browsers ask for it on every page; behind the wall it would be a login page.
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .merge(pages)
         .layer(middleware::from_fn(layout::security_headers))
         .with_state(state)
