@@ -16,13 +16,16 @@ PREFIX ?= /usr/local
 # nextest where installed (dev machines and CI have it), plain cargo test otherwise.
 TEST_RUNNER = $(if $(shell cargo nextest --version 2>/dev/null),cargo nextest run,cargo test)
 
-.PHONY: help services contract-tools build install migrate demo run run-front run-consumer fmt lint test bench fuzz chaos cluster replica hostile export-bench clean
+.PHONY: help services browser-services contract-tools build install migrate demo run run-front run-consumer fmt lint test bench fuzz chaos cluster replica hostile export-bench clean
 
 help: ## Show this list
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-13s %s\n", $$1, $$2}'
 
 services: ## Install/start PostgreSQL and RabbitMQ, create the intake role and database
 	@bash scripts/services.sh
+
+browser-services: ## The services, plus Chromium and chromedriver for the console's browser tests
+	@SERVICES_BROWSER=1 bash scripts/services.sh
 
 contract-tools: ## Install schemathesis and the OpenAPI validator into target/contract-venv
 	@bash scripts/contract_tools.sh
@@ -62,7 +65,7 @@ lint: ## Check formatting and run clippy with warnings as errors
 
 # Doc tests run first so that the last summary in the log is the main test run's. The binaries
 # are built first because tests run the `intake` tool, which `cargo test` alone does not build.
-test: services contract-tools lint ## Lint, then run all tests against the real services
+test: browser-services contract-tools lint ## Lint, then run all tests against the real services
 	cargo build --workspace --bins
 	cargo test --doc
 	$(TEST_RUNNER) --workspace --no-fail-fast

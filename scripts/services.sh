@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Ensures PostgreSQL and RabbitMQ are installed, running and answering on this machine, and
-# that the `intake` role and database exist (and Chromium with its WebDriver, for the console's
-# browser tests, installed). Idempotent: when everything already runs it only
+# that the `intake` role and database exist. Idempotent: when everything already runs it only
 # checks (a few seconds) and never restarts anything. Also the `intake` user and vhost of RabbitMQ. Needs root on a fresh Debian 12 machine.
+# With SERVICES_BROWSER=1 (make test) also Chromium and its WebDriver, for the console's browser
+# tests; `make run` does not need them.
 set -euo pipefail
 
 log() { echo "services: $*"; }
@@ -22,9 +23,10 @@ installed libpq-dev || missing+=(libpq-dev)   # Diesel's pq-sys links libpq
 has pkg-config || missing+=(pkg-config)       # ...and finds it through pkg-config
 has curl || missing+=(curl)                   # used by the docs and `intake demo`'s curl line
 has rabbitmq-server || missing+=(rabbitmq-server)
-# The operator console's browser tests drive headless Chromium through its WebDriver.
-[[ -x /usr/bin/chromium ]] || missing+=(chromium)
-[[ -x /usr/bin/chromedriver ]] || missing+=(chromium-driver)
+if [[ ${SERVICES_BROWSER:-0} == 1 ]]; then
+    [[ -x /usr/bin/chromium ]] || missing+=(chromium)
+    [[ -x /usr/bin/chromedriver ]] || missing+=(chromium-driver)
+fi
 
 if ((${#missing[@]})); then
     [[ $(id -u) == 0 ]] || die "need root to install: ${missing[*]}"
