@@ -70,6 +70,36 @@ async fn run(
     }
 }
 
+/// The action named in the path, the form's filter, and what running it (or, with `dry_run`,
+/// only matching) finds; an error page when any of them fails.
+async fn prepare(
+    state: &State,
+    operator: &Operator,
+    action: &str,
+    form: &ActionForm,
+    dry_run: bool,
+) -> Result<(bool, Filter, dlq::DlqActionReport), Response> {
+    let Some(requeue) = requeueing(action) else {
+        return Err(layout::error_page(
+            StatusCode::NOT_FOUND,
+            operator,
+            "no such action",
+        ));
+    };
+    let filter = filter(form)
+        .map_err(|message| layout::error_page(StatusCode::BAD_REQUEST, operator, &message))?;
+    let report = run(state, requeue, &filter, dry_run)
+        .await
+        .map_err(|error| {
+            layout::error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                operator,
+                &error.to_string(),
+            )
+        })?;
+    Ok((requeue, filter, report))
+}
+
 /// POST /dead-letters/{action}/confirm.
 pub async fn confirm(
     Shared(state): Shared<State>,
@@ -77,22 +107,9 @@ pub async fn confirm(
     Path(action): Path<String>,
     Form(form): Form<ActionForm>,
 ) -> Response {
-    let Some(requeue) = requeueing(&action) else {
-        return layout::error_page(StatusCode::NOT_FOUND, &operator, "no such action");
-    };
-    let filter = match filter(&form) {
-        Ok(filter) => filter,
-        Err(message) => return layout::error_page(StatusCode::BAD_REQUEST, &operator, &message),
-    };
-    let report = match run(&state, requeue, &filter, true).await {
-        Ok(report) => report,
-        Err(error) => {
-            return layout::error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                &operator,
-                &error.to_string(),
-            );
-        }
+    let (requeue, filter, report) = match prepare(&state, &operator, &action, &form, true).await {
+        Ok(prepared) => prepared,
+        Err(refused) => return refused,
     };
     let verb = if requeue { "Requeue" } else { "Purge" };
     let body = html! {
@@ -130,22 +147,9 @@ pub async fn act(
     Path(action): Path<String>,
     Form(form): Form<ActionForm>,
 ) -> Response {
-    let Some(requeue) = requeueing(&action) else {
-        return layout::error_page(StatusCode::NOT_FOUND, &operator, "no such action");
-    };
-    let filter = match filter(&form) {
-        Ok(filter) => filter,
-        Err(message) => return layout::error_page(StatusCode::BAD_REQUEST, &operator, &message),
-    };
-    let report = match run(&state, requeue, &filter, false).await {
-        Ok(report) => report,
-        Err(error) => {
-            return layout::error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                &operator,
-                &error.to_string(),
-            );
-        }
+    let (requeue, _, report) = match prepare(&state, &operator, &action, &form, false).await {
+        Ok(prepared) => prepared,
+        Err(refused) => return refused,
     };
     tracing::info!(
         user = %operator.name,
