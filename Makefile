@@ -19,7 +19,7 @@ TEST_RUNNER = $(if $(shell cargo nextest --version 2>/dev/null),cargo nextest ru
 .PHONY: help services browser-services contract-tools build install migrate demo run run-front run-consumer fmt lint test bench fuzz chaos cluster replica hostile export-bench clean
 
 help: ## Show this list
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-13s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-17s %s\n", $$1, $$2}'
 
 services: ## Install/start PostgreSQL and RabbitMQ, create the intake role and database
 	@bash scripts/services.sh
