@@ -179,20 +179,24 @@ pub async fn login(
         return csrf::refused("/login", None);
     }
     let next = form.next.as_deref();
+    // The form again, with what went wrong and the name as typed.
+    let refuse = |status, message: &str| {
+        login_form(
+            &state,
+            &headers,
+            status,
+            Some(message),
+            next,
+            &form.username,
+        )
+    };
     let keys = [
         format!("addr:{}", peer.ip()),
         format!("user:{}", form.username),
     ];
     if state.limiter.blocked(&keys) {
         let message = "too many failed logins; wait a minute and try again";
-        return login_form(
-            &state,
-            &headers,
-            StatusCode::TOO_MANY_REQUESTS,
-            Some(message),
-            next,
-            &form.username,
-        );
+        return refuse(StatusCode::TOO_MANY_REQUESTS, message);
     }
     let (name, password) = (form.username.clone(), form.password.clone());
     let checked = state
@@ -205,26 +209,12 @@ pub async fn login(
             state.limiter.failed(&keys);
             tracing::info!(user = %form.username, peer = %peer.ip(), "console login refused");
             let message = "wrong user name or password";
-            return login_form(
-                &state,
-                &headers,
-                StatusCode::UNAUTHORIZED,
-                Some(message),
-                next,
-                &form.username,
-            );
+            return refuse(StatusCode::UNAUTHORIZED, message);
         }
         Err(error) => {
             tracing::warn!(%error, "cannot check a console login");
             let message = "PostgreSQL cannot be reached; retry shortly";
-            return login_form(
-                &state,
-                &headers,
-                StatusCode::SERVICE_UNAVAILABLE,
-                Some(message),
-                next,
-                &form.username,
-            );
+            return refuse(StatusCode::SERVICE_UNAVAILABLE, message);
         }
     };
     let minutes = i64::from(state.config.console.session_ttl_minutes.max(1));
@@ -238,14 +228,7 @@ pub async fn login(
         Err(error) => {
             tracing::warn!(%error, "cannot start a console session");
             let message = "PostgreSQL cannot be reached; retry shortly";
-            return login_form(
-                &state,
-                &headers,
-                StatusCode::SERVICE_UNAVAILABLE,
-                Some(message),
-                next,
-                &form.username,
-            );
+            return refuse(StatusCode::SERVICE_UNAVAILABLE, message);
         }
     };
     tracing::info!(user = %form.username, "console login");
