@@ -1,9 +1,10 @@
 //! Which uploads travel together, per routing key: the rules of group publishing, apart from
 //! the broker so that they can be checked alone.
 //!
-//! An idle key publishes an upload at once, alone. While a message is in flight for the key,
-//! further uploads gather; the gathered group goes when a message in flight is answered, or
-//! at once when it is full (by count or bytes). A large upload (a file) always goes alone: it
+//! While fewer than `in_flight` messages of a key await the broker, an upload goes at once,
+//! alone: a quiet front adds no wait. Once that many are in flight, further uploads gather;
+//! the gathered group goes when a message in flight is answered, or at once when it is full
+//! (by count or bytes). A large upload (a file) always goes alone: it
 //! would make a group large without saving anything, and must not wait behind one.
 
 /// How large a group may grow.
@@ -15,6 +16,8 @@ pub struct GroupLimits {
     pub max_bytes: usize,
     /// An upload whose body is larger goes alone, at once.
     pub alone_bytes: usize,
+    /// Messages of one key that may await the broker before uploads gather (at least 1).
+    pub in_flight: usize,
 }
 
 /// One routing key: how many of its messages await the broker's answer, and the group
@@ -41,7 +44,7 @@ impl<T> Lane<T> {
     /// uploads (one upload: a plain single message). Each counts as in flight until
     /// [`Self::done`].
     pub fn offer(&mut self, item: T, size: usize, limits: &GroupLimits) -> Vec<Vec<T>> {
-        if self.in_flight == 0 || size > limits.alone_bytes {
+        if self.in_flight < limits.in_flight.max(1) || size > limits.alone_bytes {
             self.in_flight += 1;
             return vec![vec![item]];
         }
@@ -86,6 +89,7 @@ mod tests {
         max_uploads: 3,
         max_bytes: 1000,
         alone_bytes: 400,
+        in_flight: 1,
     };
 
     fn offer(lane: &mut Lane<u32>, item: u32, size: usize) -> Vec<Vec<u32>> {
@@ -116,6 +120,26 @@ mod tests {
         assert_eq!(lane.done(), Some(vec![4]));
         assert_eq!(lane.done(), None);
         assert_eq!(lane.in_flight(), 0);
+    }
+
+    #[test]
+    fn with_a_window_of_two_a_second_upload_goes_at_once_and_a_third_gathers() {
+        let limits = GroupLimits {
+            in_flight: 2,
+            ..LIMITS
+        };
+        let mut lane = Lane::default();
+        assert_eq!(lane.offer(1, 10, &limits), vec![vec![1]]);
+        assert_eq!(lane.offer(2, 10, &limits), vec![vec![2]]);
+        assert!(lane.offer(3, 10, &limits).is_empty());
+        assert!(lane.offer(4, 10, &limits).is_empty());
+        // Either answer sends what gathered; the window stays full.
+        assert_eq!(lane.done(), Some(vec![3, 4]));
+        assert_eq!(lane.in_flight(), 2);
+        assert_eq!(lane.done(), None);
+        // One slot free again: the next upload goes at once.
+        assert_eq!(lane.offer(5, 10, &limits), vec![vec![5]]);
+        assert_eq!(lane.in_flight(), 2);
     }
 
     #[test]
@@ -172,6 +196,7 @@ mod tests {
             max_uploads: 4,
             max_bytes: 300,
             alone_bytes: 120,
+            in_flight: 2,
         };
         let mut lane = Lane::default();
         let mut sent = Vec::new();

@@ -7,6 +7,8 @@ use crate::broker::GroupLimits;
 const MAX_UPLOADS_LIMIT: usize = 4096;
 /// The largest `front.group_max_bytes`: RabbitMQ refuses messages over 16 MiB by default.
 const MAX_BYTES_LIMIT: usize = 16 * 1024 * 1024;
+/// The largest `front.group_in_flight`: past a few, uploads would rarely gather at all.
+const MAX_IN_FLIGHT_LIMIT: usize = 64;
 
 pub(super) fn on() -> bool {
     true
@@ -24,6 +26,10 @@ pub(super) fn alone_bytes() -> usize {
     64 * 1024
 }
 
+pub(super) fn in_flight() -> usize {
+    2
+}
+
 impl FrontConfig {
     /// The limits of group publishing, when it is on.
     pub fn group_limits(&self) -> Option<GroupLimits> {
@@ -31,6 +37,7 @@ impl FrontConfig {
             max_uploads: self.group_max_uploads,
             max_bytes: self.group_max_bytes,
             alone_bytes: self.group_alone_bytes,
+            in_flight: self.group_in_flight,
         })
     }
 
@@ -55,6 +62,12 @@ impl FrontConfig {
                 "front.group_alone_bytes must be between 1 and front.group_max_bytes ({}) \
                  (is {})",
                 self.group_max_bytes, self.group_alone_bytes
+            ));
+        }
+        if !(1..=MAX_IN_FLIGHT_LIMIT).contains(&self.group_in_flight) {
+            return Err(format!(
+                "front.group_in_flight must be between 1 and {MAX_IN_FLIGHT_LIMIT} (is {})",
+                self.group_in_flight
             ));
         }
         Ok(())
@@ -90,8 +103,13 @@ mod tests {
         let config = load("").unwrap();
         let limits = config.front.group_limits().unwrap();
         assert_eq!(
-            (limits.max_uploads, limits.max_bytes, limits.alone_bytes),
-            (64, 1024 * 1024, 64 * 1024)
+            (
+                limits.max_uploads,
+                limits.max_bytes,
+                limits.alone_bytes,
+                limits.in_flight
+            ),
+            (64, 1024 * 1024, 64 * 1024, 2)
         );
         let off = load("group_publish = false").unwrap();
         assert_eq!(off.front.group_limits(), None);
@@ -106,6 +124,8 @@ mod tests {
             ("group_max_bytes = 1073741824", "front.group_max_bytes"),
             ("group_alone_bytes = 0", "front.group_alone_bytes"),
             ("group_alone_bytes = 2097152", "front.group_alone_bytes"),
+            ("group_in_flight = 0", "front.group_in_flight"),
+            ("group_in_flight = 1000", "front.group_in_flight"),
         ] {
             let error = load(overlay).unwrap_err();
             assert!(error.contains(key), "{overlay}: {error}");

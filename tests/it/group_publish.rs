@@ -27,7 +27,8 @@ fn session(uuid: &str) -> serde_json::Value {
 }
 
 /// A front whose broker connection goes through a proxy, grouping on unless `tweak` turns it
-/// off.
+/// off, with one message in flight before uploads gather (so that one held confirm makes the
+/// rest gather) unless `tweak` widens it.
 async fn front(tweak: impl FnOnce(&mut Config)) -> (Proxy, TestApp) {
     let proxy = Proxy::start(broker_address()).await;
     let url = through(&proxy);
@@ -36,6 +37,7 @@ async fn front(tweak: impl FnOnce(&mut Config)) -> (Proxy, TestApp) {
         // Room for a slow machine: the test holds confirms back for well under a second.
         config.front.publish_timeout_ms = 5000;
         config.front.group_publish = true;
+        config.front.group_in_flight = 1;
         tweak(config);
     })
     .await;
@@ -60,14 +62,28 @@ async fn answer(request: reqwest::RequestBuilder) -> (u16, Option<Uuid>) {
 /// One upload in flight (its confirm held back), then `gathered` uploads arriving meanwhile,
 /// then the confirm let through. The first's id and the others' ids, all answered `202`.
 async fn held_then(proxy: &Proxy, app: &TestApp, gathered: &[serde_json::Value]) -> Vec<Uuid> {
+    held_many_then(proxy, app, 1, gathered).await
+}
+
+/// `held` uploads in flight one after another (their confirms held back), then `gathered`
+/// uploads arriving meanwhile, then the confirms let through. The ids in that order.
+async fn held_many_then(
+    proxy: &Proxy,
+    app: &TestApp,
+    held: usize,
+    gathered: &[serde_json::Value],
+) -> Vec<Uuid> {
     proxy.freeze();
-    let first = post(app, &session("first"));
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let others: Vec<_> = gathered.iter().map(|body| post(app, body)).collect();
+    let mut handles = Vec::new();
+    for i in 0..held {
+        handles.push(post(app, &session(&format!("held-{i}"))));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    handles.extend(gathered.iter().map(|body| post(app, body)));
     tokio::time::sleep(Duration::from_millis(300)).await;
     proxy.thaw();
     let mut ids = Vec::new();
-    for handle in std::iter::once(first).chain(others) {
+    for handle in handles {
         let (status, id) = handle.await.unwrap();
         assert_eq!(status, 202);
         ids.push(id.unwrap());
@@ -114,6 +130,25 @@ async fn uploads_that_arrive_while_a_publish_is_in_flight_land_as_one_group() {
         metrics.contains("intake_publish_group_size_count 3"),
         "{metrics}"
     );
+}
+
+#[tokio::test]
+async fn below_the_in_flight_window_an_upload_goes_at_once_and_past_it_uploads_gather() {
+    let (proxy, app) = front(|config| config.front.group_in_flight = 2).await;
+    let gathered: Vec<_> = (0..4).map(|i| session(&format!("w-{i}"))).collect();
+    let ids = held_many_then(&proxy, &app, 2, &gathered).await;
+
+    let queued = drain(&app).await;
+    // Two alone (the second did not wait for the first's confirm), then one group.
+    assert_eq!(queued.len(), 3, "{queued:?}");
+    assert_single(&queued[0], ids[0]);
+    assert_single(&queued[1], ids[1]);
+    assert!(queued[2].is_group(), "{:?}", queued[2]);
+    assert_eq!(
+        queued[2].uploads.iter().collect::<HashSet<_>>(),
+        ids[2..].iter().collect()
+    );
+    exactly_once(&queued, &ids);
 }
 
 #[tokio::test]
