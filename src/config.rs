@@ -145,8 +145,8 @@ pub struct FrontConfig {
     /// drops it once encoded and reads it back after the confirm, to hold it once less.
     #[serde(default = "group::alone_bytes")]
     pub group_alone_bytes: usize,
-    /// Messages of a partition that may await their confirm before uploads gather: below it
-    /// an upload goes at once, so a lightly loaded front adds no wait.
+    /// Messages of the front (all partitions) that may await their confirm before uploads
+    /// gather: below it an upload goes at once, so a lightly loaded front adds no wait.
     #[serde(default = "group::in_flight")]
     pub group_in_flight: usize,
 }

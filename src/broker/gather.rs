@@ -1,13 +1,15 @@
-//! Which uploads travel together, per routing key: the rules of group publishing, apart from
-//! the broker so that they can be checked alone.
+//! Which uploads travel together: the rules of group publishing, apart from the broker so
+//! that they can be checked alone.
 //!
-//! While fewer than `in_flight` messages of a key await the broker, an upload goes at once,
-//! alone: a quiet front adds no wait. Once that many are in flight, further uploads gather;
-//! the gathered group goes when a message in flight is answered, or at once when it is full
-//! (by count or bytes). A large upload (a file) always goes alone: it
-//! would make a group large without saving anything, and must not wait behind one.
+//! Uploads gather per routing key (a group never mixes partitions), but the front has one
+//! window: while fewer than `in_flight` of its messages await the broker, an upload goes at
+//! once — a quiet front adds no wait. Once the window is full, uploads gather; each answer
+//! sends the group that began gathering first, so one box with several partitions sends
+//! groups as large as with one. A group that is full (by count or bytes) goes at once,
+//! window or not. A large upload (a file) always goes alone: it would make a group large
+//! without saving anything, and must not wait behind one.
 
-/// How large a group may grow.
+/// How large a group may grow, and how eagerly a partial one goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GroupLimits {
     /// Most uploads in one message.
@@ -16,216 +18,123 @@ pub struct GroupLimits {
     pub max_bytes: usize,
     /// An upload whose body is larger goes alone, at once.
     pub alone_bytes: usize,
-    /// Messages of one key that may await the broker before uploads gather (at least 1).
+    /// Messages of the front that may await the broker before uploads gather (at least 1).
     pub in_flight: usize,
 }
 
-/// One routing key: how many of its messages await the broker's answer, and the group
-/// gathering meanwhile (never empty while nothing is in flight).
+/// A message to publish now: the index of its routing key and its uploads (one upload: a
+/// plain single message).
+pub type Outgoing<T> = (usize, Vec<T>);
+
+/// Every routing key's gathering group, and the front's messages awaiting the broker.
 #[derive(Debug)]
-pub struct Lane<T> {
+pub struct Lanes<T> {
     in_flight: usize,
-    gathering: Vec<T>,
-    bytes: usize,
+    lanes: Vec<Gathering<T>>,
+    /// Counts arrivals, to tell which group began gathering first.
+    arrivals: u64,
 }
 
-impl<T> Default for Lane<T> {
-    fn default() -> Self {
+#[derive(Debug)]
+struct Gathering<T> {
+    items: Vec<T>,
+    bytes: usize,
+    first_arrival: u64,
+}
+
+impl<T> Lanes<T> {
+    /// Lanes for `keys` routing keys (at least one).
+    pub fn new(keys: usize) -> Self {
         Self {
             in_flight: 0,
-            gathering: Vec::new(),
-            bytes: 0,
+            lanes: (0..keys.max(1))
+                .map(|_| Gathering {
+                    items: Vec::new(),
+                    bytes: 0,
+                    first_arrival: 0,
+                })
+                .collect(),
+            arrivals: 0,
         }
     }
-}
 
-impl<T> Lane<T> {
-    /// An upload of `size` bytes arrives: the messages to publish now, each a list of
-    /// uploads (one upload: a plain single message). Each counts as in flight until
-    /// [`Self::done`].
-    pub fn offer(&mut self, item: T, size: usize, limits: &GroupLimits) -> Vec<Vec<T>> {
-        if self.in_flight < limits.in_flight.max(1) || size > limits.alone_bytes {
-            self.in_flight += 1;
-            return vec![vec![item]];
-        }
+    /// An upload of `size` bytes arrives for key `key`: the messages to publish now. Each
+    /// counts as in flight until [`Self::done`]. A key out of range goes alone.
+    pub fn offer(
+        &mut self,
+        key: usize,
+        item: T,
+        size: usize,
+        limits: &GroupLimits,
+    ) -> Vec<Outgoing<T>> {
+        self.arrivals += 1;
+        let arrival = self.arrivals;
+        let lane = match self.lanes.get_mut(key) {
+            Some(lane) if size <= limits.alone_bytes => lane,
+            _ => {
+                self.in_flight += 1;
+                return vec![(key, vec![item])];
+            }
+        };
         let mut now = Vec::new();
         // Sent before it would grow past the byte limit, so no group is larger than that.
-        if !self.gathering.is_empty() && self.bytes.saturating_add(size) > limits.max_bytes {
-            now.push(self.take());
+        if !lane.items.is_empty() && lane.bytes.saturating_add(size) > limits.max_bytes {
+            now.push((key, lane.take()));
+            self.in_flight += 1;
         }
-        self.gathering.push(item);
-        self.bytes = self.bytes.saturating_add(size);
-        if self.gathering.len() >= limits.max_uploads || self.bytes >= limits.max_bytes {
-            now.push(self.take());
+        if lane.items.is_empty() {
+            lane.first_arrival = arrival;
         }
+        lane.items.push(item);
+        lane.bytes = lane.bytes.saturating_add(size);
+        if lane.items.len() >= limits.max_uploads || lane.bytes >= limits.max_bytes {
+            now.push((key, lane.take()));
+            self.in_flight += 1;
+        }
+        self.fill_window(limits, &mut now);
         now
     }
 
-    /// A message's publish ended, confirmed or not: the group gathered meanwhile, to publish
-    /// now (it is then in flight in its place).
-    pub fn done(&mut self) -> Option<Vec<T>> {
+    /// A message's publish ended, confirmed or not: what gathered meanwhile and now fits
+    /// the window, to publish now (each then in flight).
+    pub fn done(&mut self, limits: &GroupLimits) -> Vec<Outgoing<T>> {
         self.in_flight = self.in_flight.saturating_sub(1);
-        (!self.gathering.is_empty()).then(|| self.take())
+        let mut now = Vec::new();
+        self.fill_window(limits, &mut now);
+        now
     }
 
-    /// Messages of this key awaiting the broker.
+    /// Messages of the front awaiting the broker.
     #[cfg(test)]
     pub fn in_flight(&self) -> usize {
         self.in_flight
     }
 
+    /// While the window has room, the group that began gathering first goes.
+    fn fill_window(&mut self, limits: &GroupLimits, now: &mut Vec<Outgoing<T>>) {
+        while self.in_flight < limits.in_flight.max(1) {
+            let oldest = self
+                .lanes
+                .iter_mut()
+                .enumerate()
+                .filter(|(_, lane)| !lane.items.is_empty())
+                .min_by_key(|(_, lane)| lane.first_arrival);
+            let Some((key, lane)) = oldest else {
+                return;
+            };
+            now.push((key, lane.take()));
+            self.in_flight += 1;
+        }
+    }
+}
+
+impl<T> Gathering<T> {
     fn take(&mut self) -> Vec<T> {
-        self.in_flight += 1;
         self.bytes = 0;
-        std::mem::take(&mut self.gathering)
+        std::mem::take(&mut self.items)
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const LIMITS: GroupLimits = GroupLimits {
-        max_uploads: 3,
-        max_bytes: 1000,
-        alone_bytes: 400,
-        in_flight: 1,
-    };
-
-    fn offer(lane: &mut Lane<u32>, item: u32, size: usize) -> Vec<Vec<u32>> {
-        lane.offer(item, size, &LIMITS)
-    }
-
-    #[test]
-    fn an_idle_key_publishes_at_once_alone() {
-        let mut lane = Lane::default();
-        assert_eq!(offer(&mut lane, 1, 10), vec![vec![1]]);
-        assert_eq!(lane.in_flight(), 1);
-        assert_eq!(lane.done(), None);
-        assert_eq!(lane.in_flight(), 0);
-        // Idle again: the next one goes at once too.
-        assert_eq!(offer(&mut lane, 2, 10), vec![vec![2]]);
-    }
-
-    #[test]
-    fn uploads_gather_while_one_is_in_flight_and_go_when_it_is_answered() {
-        let mut lane = Lane::default();
-        assert_eq!(offer(&mut lane, 1, 10), vec![vec![1]]);
-        assert!(offer(&mut lane, 2, 10).is_empty());
-        assert!(offer(&mut lane, 3, 10).is_empty());
-        assert_eq!(lane.done(), Some(vec![2, 3]));
-        assert_eq!(lane.in_flight(), 1);
-        // A group of one: still a message of one upload, once the group before is answered.
-        assert!(offer(&mut lane, 4, 10).is_empty());
-        assert_eq!(lane.done(), Some(vec![4]));
-        assert_eq!(lane.done(), None);
-        assert_eq!(lane.in_flight(), 0);
-    }
-
-    #[test]
-    fn with_a_window_of_two_a_second_upload_goes_at_once_and_a_third_gathers() {
-        let limits = GroupLimits {
-            in_flight: 2,
-            ..LIMITS
-        };
-        let mut lane = Lane::default();
-        assert_eq!(lane.offer(1, 10, &limits), vec![vec![1]]);
-        assert_eq!(lane.offer(2, 10, &limits), vec![vec![2]]);
-        assert!(lane.offer(3, 10, &limits).is_empty());
-        assert!(lane.offer(4, 10, &limits).is_empty());
-        // Either answer sends what gathered; the window stays full.
-        assert_eq!(lane.done(), Some(vec![3, 4]));
-        assert_eq!(lane.in_flight(), 2);
-        assert_eq!(lane.done(), None);
-        // One slot free again: the next upload goes at once.
-        assert_eq!(lane.offer(5, 10, &limits), vec![vec![5]]);
-        assert_eq!(lane.in_flight(), 2);
-    }
-
-    #[test]
-    fn a_full_group_goes_at_once() {
-        let mut lane = Lane::default();
-        offer(&mut lane, 1, 10);
-        assert!(offer(&mut lane, 2, 10).is_empty());
-        assert!(offer(&mut lane, 3, 10).is_empty());
-        assert_eq!(offer(&mut lane, 4, 10), vec![vec![2, 3, 4]]);
-        assert_eq!(lane.in_flight(), 2);
-        assert!(offer(&mut lane, 5, 10).is_empty());
-        // Each answer sends what gathered since.
-        assert_eq!(lane.done(), Some(vec![5]));
-        assert_eq!(lane.done(), None);
-        assert_eq!(lane.done(), None);
-        assert_eq!(lane.in_flight(), 0);
-    }
-
-    #[test]
-    fn a_group_never_grows_past_the_byte_limit() {
-        let mut lane = Lane::default();
-        offer(&mut lane, 1, 10);
-        assert!(offer(&mut lane, 2, 400).is_empty());
-        assert!(offer(&mut lane, 3, 400).is_empty());
-        // 1,200 bytes would pass the limit: the 800 gathered go, the new one starts a group.
-        assert_eq!(offer(&mut lane, 4, 400), vec![vec![2, 3]]);
-        assert_eq!(lane.done(), Some(vec![4]));
-        // Reaching the limit exactly sends at once.
-        let limits = GroupLimits {
-            max_bytes: 800,
-            ..LIMITS
-        };
-        assert!(lane.offer(5, 400, &limits).is_empty());
-        assert_eq!(lane.offer(6, 400, &limits), vec![vec![5, 6]]);
-    }
-
-    #[test]
-    fn a_large_upload_goes_alone_and_at_once() {
-        let mut lane = Lane::default();
-        offer(&mut lane, 1, 10);
-        assert!(offer(&mut lane, 2, 10).is_empty());
-        assert_eq!(offer(&mut lane, 3, 401), vec![vec![3]]);
-        assert_eq!(lane.in_flight(), 2);
-        // Its answer sends the group too, like any other.
-        assert_eq!(lane.done(), Some(vec![2]));
-        assert_eq!(lane.done(), None);
-        assert_eq!(lane.done(), None);
-        assert_eq!(lane.in_flight(), 0);
-    }
-
-    #[test]
-    fn every_upload_offered_is_sent_exactly_once() {
-        let limits = GroupLimits {
-            max_uploads: 4,
-            max_bytes: 300,
-            alone_bytes: 120,
-            in_flight: 2,
-        };
-        let mut lane = Lane::default();
-        let mut sent = Vec::new();
-        let mut pending = 0_usize;
-        for item in 0..500_u32 {
-            let size = usize::try_from(item * 37 % 150).unwrap_or(0);
-            for message in lane.offer(item, size, &limits) {
-                assert!(message.len() <= limits.max_uploads);
-                pending += 1;
-                sent.extend(message);
-            }
-            // Answer one message in three.
-            if item % 3 == 0 && pending > 0 {
-                pending -= 1;
-                if let Some(message) = lane.done() {
-                    pending += 1;
-                    sent.extend(message);
-                }
-            }
-        }
-        while pending > 0 {
-            pending -= 1;
-            if let Some(message) = lane.done() {
-                pending += 1;
-                sent.extend(message);
-            }
-        }
-        assert_eq!(lane.in_flight(), 0);
-        sent.sort_unstable();
-        assert_eq!(sent, (0..500).collect::<Vec<_>>());
-    }
-}
+#[path = "gather_tests.rs"]
+mod tests;

@@ -5,6 +5,8 @@
 //! it, so durability per upload is unchanged: a nack, a lost connection or a late confirm
 //! fails every upload of the group.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
@@ -13,15 +15,16 @@ use lapin::types::{AMQPValue, FieldTable, ShortString};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::gather::{GroupLimits, Lane};
+use super::gather::{GroupLimits, Lanes, Outgoing};
 use super::partition::routing_key;
 use super::{Envelope, PublishError, Publisher};
 use crate::wire::{self, group};
 
-/// The lanes of every partition's routing key.
+/// The lanes of every partition's routing key, under one lock: they share the front's window.
 pub(super) struct Groups {
     limits: GroupLimits,
-    lanes: Vec<Mutex<Lane<Member>>>,
+    partitions: u16,
+    lanes: Mutex<Lanes<Member>>,
 }
 
 /// An upload waiting in a lane, or in a message in flight.
@@ -38,9 +41,8 @@ impl Groups {
     pub(super) fn new(limits: GroupLimits, partitions: u16) -> Self {
         Self {
             limits,
-            lanes: (0..partitions.max(1))
-                .map(|_| Mutex::new(Lane::default()))
-                .collect(),
+            partitions: partitions.max(1),
+            lanes: Mutex::new(Lanes::new(usize::from(partitions.max(1)))),
         }
     }
 
@@ -51,29 +53,27 @@ impl Groups {
         partition: u16,
         member: Member,
     ) -> Result<(), PublishError> {
-        let lane = self
-            .lanes
-            .get(usize::from(partition))
-            .ok_or(PublishError::Unavailable)?;
+        if partition >= self.partitions {
+            return Err(PublishError::Unavailable);
+        }
         let size = member.body.len();
-        let now =
-            lane.lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .offer(member, size, &self.limits);
-        for message in now {
-            // A task of its own: the lane must hear the answer even if the request that
+        let now = self
+            .lock()
+            .offer(usize::from(partition), member, size, &self.limits);
+        for outgoing in now {
+            // A task of its own: the lanes must hear the answer even if the request that
             // started the publish is dropped (a client that hung up).
-            tokio::spawn(drive(Arc::clone(publisher), partition, message));
+            spawn_drive(Arc::clone(publisher), outgoing);
         }
         Ok(())
     }
 
-    fn done(&self, partition: u16) -> Option<Vec<Member>> {
-        self.lanes
-            .get(usize::from(partition))?
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .done()
+    fn done(&self) -> Vec<Outgoing<Member>> {
+        self.lock().done(&self.limits)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Lanes<Member>> {
+        self.lanes.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -103,12 +103,19 @@ pub(super) async fn publish(
     }
 }
 
-/// Publishes a message, answers its uploads, then publishes what gathered meanwhile, until
-/// the lane has nothing more.
-async fn drive(publisher: Arc<Publisher>, partition: u16, mut message: Vec<Member>) {
-    let key = routing_key(partition);
+/// [`drive`] as a task of its own; boxed, because `drive` itself may start one.
+fn spawn_drive(publisher: Arc<Publisher>, outgoing: Outgoing<Member>) {
+    let task: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(drive(publisher, outgoing));
+    tokio::spawn(task);
+}
+
+/// Publishes a message, answers its uploads, then publishes what gathered meanwhile and now
+/// fits the window, until nothing more does.
+async fn drive(publisher: Arc<Publisher>, outgoing: Outgoing<Member>) {
+    let (mut key, mut message) = outgoing;
     loop {
-        let result = send(&publisher, &key, &mut message).await;
+        let routing = routing_key(u16::try_from(key).unwrap_or(0));
+        let result = send(&publisher, &routing, &mut message).await;
         for member in message {
             // Its request may be gone (the client hung up): nobody to tell.
             let _gone = member.answer.send(result.clone());
@@ -116,10 +123,14 @@ async fn drive(publisher: Arc<Publisher>, partition: u16, mut message: Vec<Membe
         let Some(groups) = publisher.groups() else {
             return;
         };
-        match groups.done(partition) {
-            Some(next) => message = next,
-            None => return,
+        let mut next = groups.done().into_iter();
+        let Some(first) = next.next() else {
+            return;
+        };
+        for other in next {
+            spawn_drive(Arc::clone(&publisher), other);
         }
+        (key, message) = first;
     }
 }
 

@@ -1,0 +1,169 @@
+use super::*;
+
+const LIMITS: GroupLimits = GroupLimits {
+    max_uploads: 3,
+    max_bytes: 1000,
+    alone_bytes: 400,
+    in_flight: 1,
+};
+
+/// One key's messages, for the cases where only one key is in play.
+fn offer(lanes: &mut Lanes<u32>, item: u32, size: usize) -> Vec<Vec<u32>> {
+    messages(lanes.offer(0, item, size, &LIMITS))
+}
+
+fn done(lanes: &mut Lanes<u32>) -> Vec<Vec<u32>> {
+    messages(lanes.done(&LIMITS))
+}
+
+fn messages(outgoing: Vec<Outgoing<u32>>) -> Vec<Vec<u32>> {
+    outgoing.into_iter().map(|(_, items)| items).collect()
+}
+
+#[test]
+fn an_idle_front_publishes_at_once_alone() {
+    let mut lanes = Lanes::new(1);
+    assert_eq!(offer(&mut lanes, 1, 10), vec![vec![1]]);
+    assert_eq!(lanes.in_flight(), 1);
+    assert!(done(&mut lanes).is_empty());
+    assert_eq!(lanes.in_flight(), 0);
+    // Idle again: the next one goes at once too.
+    assert_eq!(offer(&mut lanes, 2, 10), vec![vec![2]]);
+}
+
+#[test]
+fn uploads_gather_while_the_window_is_full_and_go_when_a_message_is_answered() {
+    let mut lanes = Lanes::new(1);
+    assert_eq!(offer(&mut lanes, 1, 10), vec![vec![1]]);
+    assert!(offer(&mut lanes, 2, 10).is_empty());
+    assert!(offer(&mut lanes, 3, 10).is_empty());
+    assert_eq!(done(&mut lanes), vec![vec![2, 3]]);
+    assert_eq!(lanes.in_flight(), 1);
+    // A group of one: still a message of one upload, once the group before is answered.
+    assert!(offer(&mut lanes, 4, 10).is_empty());
+    assert_eq!(done(&mut lanes), vec![vec![4]]);
+    assert!(done(&mut lanes).is_empty());
+    assert_eq!(lanes.in_flight(), 0);
+}
+
+#[test]
+fn with_a_window_of_two_a_second_upload_goes_at_once_and_a_third_gathers() {
+    let limits = GroupLimits {
+        in_flight: 2,
+        ..LIMITS
+    };
+    let mut lanes = Lanes::new(1);
+    assert_eq!(messages(lanes.offer(0, 1, 10, &limits)), vec![vec![1]]);
+    assert_eq!(messages(lanes.offer(0, 2, 10, &limits)), vec![vec![2]]);
+    assert!(lanes.offer(0, 3, 10, &limits).is_empty());
+    assert!(lanes.offer(0, 4, 10, &limits).is_empty());
+    // Either answer sends what gathered; the window stays full.
+    assert_eq!(messages(lanes.done(&limits)), vec![vec![3, 4]]);
+    assert_eq!(lanes.in_flight(), 2);
+    assert!(lanes.done(&limits).is_empty());
+    // One slot free again: the next upload goes at once.
+    assert_eq!(messages(lanes.offer(0, 5, 10, &limits)), vec![vec![5]]);
+    assert_eq!(lanes.in_flight(), 2);
+}
+
+#[test]
+fn keys_share_the_window_and_the_group_that_began_first_goes_first() {
+    let mut lanes = Lanes::new(3);
+    assert_eq!(lanes.offer(2, 1, 10, &LIMITS), vec![(2, vec![1])]);
+    // The window is full: uploads for every key gather, each key apart.
+    assert!(lanes.offer(1, 2, 10, &LIMITS).is_empty());
+    assert!(lanes.offer(0, 3, 10, &LIMITS).is_empty());
+    assert!(lanes.offer(1, 4, 10, &LIMITS).is_empty());
+    assert_eq!(lanes.done(&LIMITS), vec![(1, vec![2, 4])]);
+    assert_eq!(lanes.done(&LIMITS), vec![(0, vec![3])]);
+    assert!(lanes.done(&LIMITS).is_empty());
+    assert_eq!(lanes.in_flight(), 0);
+}
+
+#[test]
+fn a_full_group_goes_at_once_past_the_window() {
+    let mut lanes = Lanes::new(1);
+    offer(&mut lanes, 1, 10);
+    assert!(offer(&mut lanes, 2, 10).is_empty());
+    assert!(offer(&mut lanes, 3, 10).is_empty());
+    assert_eq!(offer(&mut lanes, 4, 10), vec![vec![2, 3, 4]]);
+    assert_eq!(lanes.in_flight(), 2);
+    assert!(offer(&mut lanes, 5, 10).is_empty());
+    // The first answer leaves the window full (2 in flight, window 1): nothing goes yet.
+    assert!(done(&mut lanes).is_empty());
+    assert_eq!(done(&mut lanes), vec![vec![5]]);
+    assert!(done(&mut lanes).is_empty());
+    assert_eq!(lanes.in_flight(), 0);
+}
+
+#[test]
+fn a_group_never_grows_past_the_byte_limit() {
+    let mut lanes = Lanes::new(1);
+    offer(&mut lanes, 1, 10);
+    assert!(offer(&mut lanes, 2, 400).is_empty());
+    assert!(offer(&mut lanes, 3, 400).is_empty());
+    // 1,200 bytes would pass the limit: the 800 gathered go, the new one starts a group.
+    assert_eq!(offer(&mut lanes, 4, 400), vec![vec![2, 3]]);
+    assert!(done(&mut lanes).is_empty());
+    assert_eq!(done(&mut lanes), vec![vec![4]]);
+    // Reaching the limit exactly sends at once.
+    let limits = GroupLimits {
+        max_bytes: 800,
+        ..LIMITS
+    };
+    assert!(lanes.offer(0, 5, 400, &limits).is_empty());
+    assert_eq!(messages(lanes.offer(0, 6, 400, &limits)), vec![vec![5, 6]]);
+}
+
+#[test]
+fn a_large_upload_goes_alone_and_at_once() {
+    let mut lanes = Lanes::new(1);
+    offer(&mut lanes, 1, 10);
+    assert!(offer(&mut lanes, 2, 10).is_empty());
+    assert_eq!(offer(&mut lanes, 3, 401), vec![vec![3]]);
+    assert_eq!(lanes.in_flight(), 2);
+    assert!(done(&mut lanes).is_empty());
+    // Once the window has room, the group goes.
+    assert_eq!(done(&mut lanes), vec![vec![2]]);
+    assert!(done(&mut lanes).is_empty());
+    assert_eq!(lanes.in_flight(), 0);
+}
+
+#[test]
+fn every_upload_offered_is_sent_exactly_once_to_its_key() {
+    let limits = GroupLimits {
+        max_uploads: 4,
+        max_bytes: 300,
+        alone_bytes: 120,
+        in_flight: 2,
+    };
+    let keys = 3;
+    let key_of = |item: u32| usize::try_from(item * 7 % 3).unwrap_or(0);
+    let mut lanes = Lanes::new(keys);
+    let mut sent = Vec::new();
+    let mut pending = 0_usize;
+    let mut record = |outgoing: Vec<Outgoing<u32>>, pending: &mut usize| {
+        for (key, message) in outgoing {
+            assert!(message.len() <= limits.max_uploads);
+            assert!(message.iter().all(|item| key_of(*item) == key));
+            *pending += 1;
+            sent.extend(message);
+        }
+    };
+    for item in 0..500_u32 {
+        let size = usize::try_from(item * 37 % 150).unwrap_or(0);
+        record(lanes.offer(key_of(item), item, size, &limits), &mut pending);
+        // Answer one message in three.
+        if item % 3 == 0 && pending > 0 {
+            pending -= 1;
+            record(lanes.done(&limits), &mut pending);
+        }
+    }
+    while pending > 0 {
+        pending -= 1;
+        record(lanes.done(&limits), &mut pending);
+    }
+    assert_eq!(lanes.in_flight(), 0);
+    sent.sort_unstable();
+    assert_eq!(sent, (0..500).collect::<Vec<_>>());
+}
