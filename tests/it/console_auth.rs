@@ -2,7 +2,7 @@
 //! data refused without a session, CSRF on every POST, and logging out for good.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use crate::console_harness::{Login, PASSWORD, TestConsole, USER, set_cookie};
+use crate::console_harness::{Login, PASSWORD, TestConsole, USER, set_cookie, set_cookie_header};
 
 #[tokio::test]
 async fn console_login_succeeds_and_fails_and_is_rate_limited() {
@@ -11,13 +11,7 @@ async fn console_login_succeeds_and_fails_and_is_rate_limited() {
     let response = console.try_login(USER, PASSWORD).await;
     assert_eq!(response.status(), 303);
     assert_eq!(response.headers()["location"], "/");
-    let raw = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .find(|v| v.starts_with("intake_console="))
-        .unwrap();
+    let raw = set_cookie_header(&response, "intake_console").unwrap();
     for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
         assert!(raw.contains(attribute), "{raw}");
     }
@@ -51,18 +45,12 @@ async fn console_login_succeeds_and_fails_and_is_rate_limited() {
 async fn console_login_without_its_csrf_token_is_refused() {
     let console = TestConsole::spawn().await;
     let (cookie, _) = console.login_form().await;
-    let response = console
-        .http
-        .post(console.url("/login"))
-        .header("cookie", format!("intake_console_login={cookie}"))
-        .form(&[
-            ("username", USER),
-            ("password", PASSWORD),
-            ("csrf", "forged"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let fields = [
+        ("username", USER),
+        ("password", PASSWORD),
+        ("csrf", "forged"),
+    ];
+    let response = console.post_login(&cookie, &fields).await;
     assert_eq!(response.status(), 403);
     assert!(response.text().await.unwrap().contains("id=\"csrf-error\""));
 }
@@ -169,28 +157,16 @@ async fn console_sessions_expire_and_logins_return_to_local_pages_only() {
         ("https://evil.example/", "/"),
     ] {
         let (cookie, csrf) = console.login_form().await;
-        let response = console
-            .http
-            .post(console.url("/login"))
-            .header("cookie", format!("intake_console_login={cookie}"))
-            .form(&[
-                ("username", USER),
-                ("password", PASSWORD),
-                ("csrf", &csrf),
-                ("next", next),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let fields = [
+            ("username", USER),
+            ("password", PASSWORD),
+            ("csrf", &csrf),
+            ("next", next),
+        ];
+        let response = console.post_login(&cookie, &fields).await;
         assert_eq!(response.status(), 303, "{next}");
         assert_eq!(response.headers()["location"], wanted, "{next}");
-        let raw = response
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().unwrap().to_owned())
-            .find(|v| v.starts_with("intake_console="))
-            .unwrap();
+        let raw = set_cookie_header(&response, "intake_console").unwrap();
         assert!(raw.contains("; Secure"), "{raw}");
     }
 

@@ -90,6 +90,11 @@ impl TestConsole {
             .unwrap()
     }
 
+    /// GET a JSON document with the session cookie; `None` when the body is not JSON.
+    pub async fn json(&self, login: &Login, path: &str) -> Option<serde_json::Value> {
+        self.get(login, path).await.json().await.ok()
+    }
+
     /// GET, status and body text.
     pub async fn page(&self, login: &Login, path: &str) -> (u16, String) {
         let response = self.get(login, path).await;
@@ -125,16 +130,23 @@ impl TestConsole {
         (cookie, csrf_of(&html))
     }
 
-    /// POSTs the login form as a browser would (from 127.0.0.1).
-    pub async fn try_login(&self, user: &str, password: &str) -> reqwest::Response {
-        let (cookie, csrf) = self.login_form().await;
+    /// POSTs `fields` to /login with the login form's CSRF `cookie` (the fields are the
+    /// caller's, so a test can forge or add any of them).
+    pub async fn post_login(&self, cookie: &str, fields: &[(&str, &str)]) -> reqwest::Response {
         self.http
             .post(self.url("/login"))
             .header("cookie", format!("intake_console_login={cookie}"))
-            .form(&[("username", user), ("password", password), ("csrf", &csrf)])
+            .form(fields)
             .send()
             .await
             .unwrap()
+    }
+
+    /// POSTs the login form as a browser would (from 127.0.0.1).
+    pub async fn try_login(&self, user: &str, password: &str) -> reqwest::Response {
+        let (cookie, csrf) = self.login_form().await;
+        let fields = [("username", user), ("password", password), ("csrf", &csrf)];
+        self.post_login(&cookie, &fields).await
     }
 
     /// Logs [`USER`] in.
@@ -171,6 +183,17 @@ pub fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
             let (key, value) = pair.split_once('=')?;
             (key == name && !value.is_empty()).then(|| value.to_owned())
         })
+}
+
+/// The whole `Set-Cookie` header that sets `name`, attributes included.
+pub fn set_cookie_header(response: &reqwest::Response, name: &str) -> Option<String> {
+    let prefix = format!("{name}=");
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|value| value.to_str().unwrap().to_owned())
+        .find(|value| value.starts_with(&prefix))
 }
 
 /// The first hidden CSRF field of a page.

@@ -5,21 +5,31 @@
 use std::time::Duration;
 
 use crate::common::eventually;
-use crate::console_harness::TestConsole;
-use serde_json::json;
+use crate::console_harness::{Login, TestConsole};
+use serde_json::{Value, json};
+
+/// Polls /api/overview until `ready` says yes (the sampler adds a sample every 2 s); `None`
+/// from `ready` means the document lacks what it looks at yet.
+async fn overview_when(
+    console: &TestConsole,
+    login: &Login,
+    what: &str,
+    seconds: u64,
+    ready: impl Fn(&Value) -> Option<bool>,
+) -> Value {
+    eventually(what, Duration::from_secs(seconds), || async {
+        let body = console.json(login, "/api/overview").await?;
+        ready(&body)?.then_some(body)
+    })
+    .await
+}
 
 #[tokio::test]
 async fn console_overview_shows_readiness_rates_depth_and_latency() {
     let console = TestConsole::spawn().await;
     let login = console.login().await;
-    let body = eventually("two samples", Duration::from_secs(15), || async {
-        let body: serde_json::Value = console
-            .get(&login, "/api/overview")
-            .await
-            .json()
-            .await
-            .ok()?;
-        (body["samples"].as_array()?.len() >= 2).then_some(body)
+    let body = overview_when(&console, &login, "two samples", 15, |body| {
+        Some(body["samples"].as_array()?.len() >= 2)
     })
     .await;
     for service in ["front", "consumer", "rabbitmq", "postgresql"] {
@@ -49,19 +59,14 @@ async fn console_overview_shows_readiness_rates_depth_and_latency() {
             .create_stored(&json!({"session": {"uuid": uuid, "unit_id": "u"}}))
             .await;
     }
-    let body = eventually("rates and latency", Duration::from_secs(20), || async {
-        let body: serde_json::Value = console
-            .get(&login, "/api/overview")
-            .await
-            .json()
-            .await
-            .ok()?;
+    let body = overview_when(&console, &login, "rates and latency", 20, |body| {
         let samples = body["samples"].as_array()?;
         let sum = |key: &str| samples.iter().filter_map(|s| s[key].as_f64()).sum::<f64>();
-        (sum("accepted_per_s") > 0.0
-            && sum("stored_per_s") > 0.0
-            && body["latency"]["p50_ms"].is_f64())
-        .then_some(body)
+        Some(
+            sum("accepted_per_s") > 0.0
+                && sum("stored_per_s") > 0.0
+                && body["latency"]["p50_ms"].is_f64(),
+        )
     })
     .await;
     let p50 = body["latency"]["p50_ms"].as_f64().unwrap();
@@ -78,14 +83,8 @@ async fn console_overview_says_which_service_is_not_ready_and_why() {
     })
     .await;
     let login = console.login().await;
-    let body = eventually("a sample", Duration::from_secs(15), || async {
-        let body: serde_json::Value = console
-            .get(&login, "/api/overview")
-            .await
-            .json()
-            .await
-            .ok()?;
-        (!body["samples"].as_array()?.is_empty()).then_some(body)
+    let body = overview_when(&console, &login, "a sample", 15, |body| {
+        Some(!body["samples"].as_array()?.is_empty())
     })
     .await;
     assert_eq!(body["readiness"]["consumer"]["ready"], false, "{body}");
