@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 
+use crate::common::multipart::file_part;
 use crate::console_harness::TestConsole;
 use serde_json::json;
 
@@ -52,26 +53,13 @@ async fn console_serves_attachments_with_their_type_and_safe_headers() {
         .text("session[data][caption]", "door")
         .part(
             "session[data][photo]",
-            reqwest::multipart::Part::bytes(PNG.to_vec())
-                .file_name("door.png")
-                .mime_str("image/png")
-                .unwrap(),
+            file_part(PNG, "door.png", "image/png"),
         )
         .part(
             "session[data][page]",
-            reqwest::multipart::Part::bytes(b"<script>alert(1)</script>".to_vec())
-                .file_name("page.html")
-                .mime_str("text/html")
-                .unwrap(),
+            file_part(&b"<script>alert(1)</script>"[..], "page.html", "text/html"),
         );
-    let response = app
-        .signed(app.http.post(app.sessions_url()))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 202);
-    app.stored("files-1").await;
+    app.post_multipart_stored(form, "files-1").await;
     let login = console.login().await;
     let base = format!("/projects/{}/sessions/files-1", app.project_id);
     let (_, html) = console.page(&login, &base).await;

@@ -26,9 +26,7 @@ pub async fn upload_with_file(app: &TestApp, uuid: &str) {
             "session[data][photo]",
             file_part(photo(), "door.jpg", "image/jpeg"),
         );
-    let response = app.post_multipart(form).await;
-    assert_eq!(response.status(), 202);
-    app.stored(uuid).await;
+    app.post_multipart_stored(form, uuid).await;
 }
 
 async fn export(app: &TestApp, query: &str) -> (u16, String, String) {

@@ -27,9 +27,7 @@ async fn upload_full(app: &TestApp, uuid: &str) {
             "session[data][photo]",
             file_part(photo(), "door.jpg", "image/jpeg"),
         );
-    let response = app.post_multipart(form).await;
-    assert_eq!(response.status(), 202);
-    app.stored(uuid).await;
+    app.post_multipart_stored(form, uuid).await;
 }
 
 #[tokio::test]

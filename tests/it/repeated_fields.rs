@@ -47,10 +47,7 @@ async fn a_repeated_multipart_part_keeps_the_last_one() {
         .text("session[data][agree]", "1")
         .part("session[data][photo]", file(b"first", "a.png"))
         .part("session[data][Photo]", file(b"second", "b.png"));
-    let response = app.post_multipart(form).await;
-    let (status, body) = read(response).await;
-    assert_eq!(status, 202, "{body}");
-    let stored = app.stored("mp-repeat").await;
+    let stored = app.post_multipart_stored(form, "mp-repeat").await;
     assert_eq!(stored.unit_id, "camera");
     assert_eq!(stored.points, json!({"agree": "1"}));
     assert_eq!(stored.attachments.len(), 1);

@@ -7,7 +7,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::Session;
-use crate::common::{StoredSession, eventually, load_session, read};
+use crate::common::multipart::file_part;
+use crate::common::{StoredSession, eventually, load_session};
 use crate::console_harness::{PASSWORD, TestConsole, USER};
 
 /// The PNG photo the session tests upload (320x200).
@@ -79,20 +80,9 @@ impl Console {
             .text("session[data][caption]", "north slope, after the rain")
             .part(
                 "session[data][photo]",
-                reqwest::multipart::Part::bytes(PHOTO)
-                    .file_name("slope.png")
-                    .mime_str("image/png")
-                    .unwrap(),
+                file_part(PHOTO, "slope.png", "image/png"),
             );
-        let response = app
-            .signed(app.http.post(app.sessions_url()))
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
-        let (status, body) = read(response).await;
-        assert_eq!(status, 202, "{body}");
-        app.stored(uuid).await
+        app.post_multipart_stored(form, uuid).await
     }
 
     /// Waits until the session `uuid` of `project_id` is stored.

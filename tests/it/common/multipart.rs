@@ -1,9 +1,15 @@
 //! Multipart uploads as devices send them: a signed POST of a form with file parts.
 
-use super::TestApp;
+use std::borrow::Cow;
+
+use super::{StoredSession, TestApp, read};
 
 /// A file part with its name and content type.
-pub fn file_part(bytes: Vec<u8>, filename: &str, content_type: &str) -> reqwest::multipart::Part {
+pub fn file_part(
+    bytes: impl Into<Cow<'static, [u8]>>,
+    filename: &str,
+    content_type: &str,
+) -> reqwest::multipart::Part {
     reqwest::multipart::Part::bytes(bytes)
         .file_name(filename.to_owned())
         .mime_str(content_type)
@@ -18,5 +24,16 @@ impl TestApp {
             .send()
             .await
             .unwrap()
+    }
+
+    /// POSTs `form`, checks the front accepted it, and waits until session `uuid` is stored.
+    pub async fn post_multipart_stored(
+        &self,
+        form: reqwest::multipart::Form,
+        uuid: &str,
+    ) -> StoredSession {
+        let (status, body) = read(self.post_multipart(form).await).await;
+        assert_eq!(status, 202, "{body}");
+        self.stored(uuid).await
     }
 }
