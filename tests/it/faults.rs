@@ -11,10 +11,44 @@ use std::time::{Duration, Instant};
 use common::proxy::{Proxy, broker_address, through};
 use common::{TestApp, eventually, read};
 use diesel::prelude::*;
+use intake::config::Config;
 use serde_json::json;
 
 fn session(uuid: &str) -> serde_json::Value {
     json!({"session": {"uuid": uuid, "unit_id": "field-unit", "data": {"n": uuid}}})
+}
+
+/// A front without consumers whose broker connection runs through a proxy the test can cut,
+/// its configuration tweaked by `tweak`.
+async fn front_through_proxy(tweak: impl FnOnce(&mut Config)) -> (Proxy, TestApp) {
+    let proxy = Proxy::start(broker_address()).await;
+    let url = through(&proxy);
+    let app = TestApp::front_with(|config| {
+        config.broker.url = intake::config::BrokerUrls::parse(&url).unwrap();
+        tweak(config);
+    })
+    .await;
+    (proxy, app)
+}
+
+/// Waits until the front accepts `body` (after the broker came back).
+async fn accepting_again(app: &TestApp, body: &serde_json::Value) {
+    eventually("accepting again", Duration::from_secs(20), || async {
+        (app.post_json(body).await.0 == 202).then_some(())
+    })
+    .await;
+}
+
+/// The answer of an upload shed because too many wait for the broker already.
+fn assert_shed((status, body): (u16, serde_json::Value)) {
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("too many uploads"),
+        "{body}"
+    );
 }
 
 pub(crate) fn set_connections(db: &common::TestDb, allowed: bool) {
@@ -65,12 +99,7 @@ async fn uploads_accepted_while_postgres_is_down_are_stored_when_it_returns() {
 
 #[tokio::test]
 async fn the_front_answers_503_fast_without_the_broker_and_recovers() {
-    let proxy = Proxy::start(broker_address()).await;
-    let url = through(&proxy);
-    let app = TestApp::front_with(|config| {
-        config.broker.url = intake::config::BrokerUrls::parse(&url).unwrap()
-    })
-    .await;
+    let (proxy, app) = front_through_proxy(|_| {}).await;
     assert_eq!(app.post_json(&session("ok-1")).await.0, 202);
 
     proxy.cut();
@@ -93,10 +122,7 @@ async fn the_front_answers_503_fast_without_the_broker_and_recovers() {
     .await;
 
     proxy.restore();
-    eventually("accepting again", Duration::from_secs(20), || async {
-        (app.post_json(&session("ok-2")).await.0 == 202).then_some(())
-    })
-    .await;
+    accepting_again(&app, &session("ok-2")).await;
     // Nothing was promised for the refused upload, and the accepted ones are durable.
     let mut app = app;
     app.start_consumer();
@@ -130,10 +156,7 @@ async fn the_consumer_reconnects_to_the_broker_by_itself() {
 
 #[tokio::test]
 async fn a_hung_broker_sheds_load_fast_instead_of_queueing() {
-    let proxy = Proxy::start(broker_address()).await;
-    let url = through(&proxy);
-    let app = TestApp::front_with(|config| {
-        config.broker.url = intake::config::BrokerUrls::parse(&url).unwrap();
+    let (proxy, app) = front_through_proxy(|config| {
         config.front.max_in_flight_publishes = 2;
     })
     .await;
@@ -163,15 +186,7 @@ async fn a_hung_broker_sheds_load_fast_instead_of_queueing() {
             .map(|v| v.to_str().unwrap()),
         Some("1")
     );
-    let (status, body) = read(response).await;
-    assert_eq!(status, 503, "{body}");
-    assert!(
-        body["message"]
-            .as_str()
-            .unwrap()
-            .contains("too many uploads"),
-        "{body}"
-    );
+    assert_shed(read(response).await);
     assert!(
         started.elapsed() < Duration::from_millis(500),
         "shedding took {:?}",
@@ -182,18 +197,12 @@ async fn a_hung_broker_sheds_load_fast_instead_of_queueing() {
         assert_eq!(handle.await.unwrap().unwrap().status(), 503);
     }
     proxy.thaw();
-    eventually("accepting again", Duration::from_secs(20), || async {
-        (app.post_json(&session("after")).await.0 == 202).then_some(())
-    })
-    .await;
+    accepting_again(&app, &session("after")).await;
 }
 
 #[tokio::test]
 async fn large_uploads_waiting_for_a_hung_broker_are_bounded_in_bytes() {
-    let proxy = Proxy::start(broker_address()).await;
-    let url = through(&proxy);
-    let app = TestApp::front_with(|config| {
-        config.broker.url = intake::config::BrokerUrls::parse(&url).unwrap();
+    let (proxy, app) = front_through_proxy(|config| {
         config.front.max_in_flight_bytes = 8 * 1024;
     })
     .await;
@@ -208,24 +217,13 @@ async fn large_uploads_waiting_for_a_hung_broker_are_bounded_in_bytes() {
             .send(),
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let (status, body) = app.post_json(&big("shed")).await;
-    assert_eq!(status, 503, "{body}");
-    assert!(
-        body["message"]
-            .as_str()
-            .unwrap()
-            .contains("too many uploads"),
-        "{body}"
-    );
+    assert_shed(app.post_json(&big("shed")).await);
     assert_eq!(held.await.unwrap().unwrap().status(), 503);
     proxy.thaw();
     // An upload larger than the whole budget still passes once it is alone.
     let huge = json!({"session": {"uuid": "huge", "unit_id": "field-unit",
                                   "data": {"n": "y".repeat(20_000)}}});
-    eventually("accepting again", Duration::from_secs(20), || async {
-        (app.post_json(&huge).await.0 == 202).then_some(())
-    })
-    .await;
+    accepting_again(&app, &huge).await;
 }
 
 impl TestApp {
