@@ -7,9 +7,10 @@ use crate::common;
 
 use std::time::Duration;
 
+use common::broker::{Message, publish_messages, single};
 use common::ops::{Clock, create, read_when, settle, update};
 use common::{TestApp, eventually, raw_channel};
-use intake::broker::{self, ROUTING_KEY, publish_confirmed, upload_properties};
+use intake::broker;
 use intake::config::Config;
 use intake::wire::group::{GROUP_CONTENT_TYPE, GROUP_SIZE_HEADER};
 use intake::wire::{GROUP_SCHEMA_VERSION, SCHEMA_HEADER, Upload, encode_group};
@@ -17,14 +18,6 @@ use lapin::BasicProperties;
 use lapin::options::QueueDeclareOptions;
 use lapin::types::{AMQPValue, FieldTable};
 use serde_json::json;
-
-/// One message as it goes on the queue: body and properties.
-pub(crate) type Message = (Vec<u8>, BasicProperties);
-
-/// A single-upload message, as a front publishes it alone.
-pub(crate) fn single(upload: &Upload) -> Message {
-    (upload.encode(), upload_properties(upload))
-}
 
 /// A group message of the given single-upload bodies.
 pub(crate) fn group_of(bodies: &[Vec<u8>]) -> Message {
@@ -47,23 +40,6 @@ pub(crate) fn group_of(bodies: &[Vec<u8>]) -> Message {
 /// A group message of uploads.
 pub(crate) fn group(uploads: &[&Upload]) -> Message {
     group_of(&uploads.iter().map(|u| u.encode()).collect::<Vec<_>>())
-}
-
-/// Publishes messages to the test's exchange in order, confirmed.
-pub(crate) async fn publish_messages(app: &TestApp, messages: &[&Message]) {
-    let (conn, channel) = raw_channel(&app.config).await;
-    for (body, properties) in messages {
-        publish_confirmed(
-            &channel,
-            &app.config.broker.exchange,
-            ROUTING_KEY,
-            body,
-            properties.clone(),
-        )
-        .await
-        .unwrap();
-    }
-    conn.close(200, "done".into()).await.unwrap();
 }
 
 /// Messages in a queue, ready (once the consumers stopped, unacked ones are ready again).

@@ -6,7 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::common;
-use crate::groups::{group, group_of, publish_messages, queued};
+use crate::common::broker::publish_messages;
+use crate::groups::{group, group_of, queued};
 use crate::tools_dlq::{create_project_with_id, upload};
 
 use std::time::Duration;

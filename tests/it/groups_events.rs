@@ -2,8 +2,9 @@
 //! dead-lettered ones included.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use crate::common::broker::publish_messages;
 use crate::events::{quiet, take, with_events};
-use crate::groups::{group_of, publish_messages};
+use crate::groups::group_of;
 use crate::tools_dlq::upload;
 
 use crate::common::TestApp;

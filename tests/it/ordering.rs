@@ -6,13 +6,12 @@ use crate::common;
 
 use std::time::Duration;
 
+use common::broker::{dead_letter_reason, next_dead_letter, publish_messages, single};
 use common::{TestApp, eventually, raw_channel};
-use intake::broker::{ROUTING_KEY, publish_confirmed, upload_properties};
 use intake::ordering::Stamp;
 use intake::session::Session;
 use intake::session::write::Write;
 use intake::wire::Upload;
-use lapin::options::BasicGetOptions;
 use serde_json::json;
 
 /// Version `version` of session `uuid`, accepted at `base + version` microseconds.
@@ -118,21 +117,10 @@ async fn a_later_upload_consumed_first_is_not_overwritten() {
     assert_eq!(stored.attachments[0].4, vec![2, 0, 255]);
 }
 
-fn header_text(message: &lapin::message::BasicGetMessage, name: &str) -> Option<String> {
-    let headers = message.delivery.properties.headers().as_ref()?;
-    match headers.inner().get(name)? {
-        lapin::types::AMQPValue::LongString(text) => {
-            Some(String::from_utf8_lossy(text.as_bytes()).into_owned())
-        }
-        _ => None,
-    }
-}
-
 #[tokio::test]
 async fn unstorable_messages_go_to_the_dead_letter_queue_with_a_reason() {
     let mut app = TestApp::front_only().await;
     let base = chrono::Utc::now().timestamp_micros();
-    let (conn, channel) = raw_channel(&app.config).await;
     let mut invalid = version(app.project_id, "bad", 1, base);
     let Write::Create(session) = &mut invalid.operation else {
         unreachable!("a create")
@@ -143,43 +131,22 @@ async fn unstorable_messages_go_to_the_dead_letter_queue_with_a_reason() {
     .unwrap();
     let unknown_project = version(999_999, "orphan", 1, base);
     let good = version(app.project_id, "good", 1, base);
-    let messages: Vec<(Vec<u8>, lapin::BasicProperties)> = vec![
-        (b"not a message".to_vec(), lapin::BasicProperties::default()),
-        (invalid.encode(), upload_properties(&invalid)),
-        (
-            unknown_project.encode(),
-            upload_properties(&unknown_project),
-        ),
-        (good.encode(), upload_properties(&good)),
+    let undecodable = (b"not a message".to_vec(), lapin::BasicProperties::default());
+    let messages = [
+        &undecodable,
+        &single(&invalid),
+        &single(&unknown_project),
+        &single(&good),
     ];
-    for (body, properties) in &messages {
-        publish_confirmed(
-            &channel,
-            &app.config.broker.exchange,
-            ROUTING_KEY,
-            body,
-            properties.clone(),
-        )
-        .await
-        .unwrap();
-    }
+    publish_messages(&app, &messages).await;
     app.start_consumer();
     app.stored("good").await;
 
+    let (conn, channel) = raw_channel(&app.config).await;
     let mut reasons = Vec::new();
-    let dead = app.config.broker.dead_letter_queue.clone();
     while reasons.len() < 3 {
-        let got = eventually("dead letter", Duration::from_secs(20), || async {
-            channel
-                .basic_get(dead.as_str().into(), BasicGetOptions { no_ack: true })
-                .await
-                .unwrap()
-        })
-        .await;
-        reasons.push((
-            header_text(&got, "x-intake-reason").unwrap(),
-            got.delivery.data.clone(),
-        ));
+        let got = next_dead_letter(&app, &channel).await;
+        reasons.push((dead_letter_reason(&got).unwrap(), got.delivery.data.clone()));
     }
     reasons.sort();
     assert!(

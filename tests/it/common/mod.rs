@@ -3,6 +3,7 @@
 //! in-process, a signing HTTP client, and polling helpers.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod broker;
 pub mod cli;
 pub mod metrics;
 pub mod multipart;
@@ -16,7 +17,6 @@ use std::time::Duration;
 
 use diesel::prelude::*;
 use diesel::sql_query;
-use intake::broker;
 use intake::config::{Config, Secret};
 use intake::front::Front;
 use intake::store::{Store, admin};
@@ -368,6 +368,8 @@ impl Drop for TestApp {
     }
 }
 
+pub use broker::{publish_uploads, raw_channel};
+
 /// Adds valid MDA auth headers for `username` now.
 pub use intake_tools::sign;
 
@@ -505,22 +507,6 @@ pub fn count(url: &str, table: &str) -> i64 {
         .n
 }
 
-/// A publishing connection to the test's topology, for messages that skip the front.
-pub async fn raw_channel(config: &Config) -> (lapin::Connection, lapin::Channel) {
-    let conn = broker::connect(&config.broker, "intake-test")
-        .await
-        .unwrap();
-    let channel = conn.create_channel().await.unwrap();
-    broker::declare_topology(&channel, &config.broker)
-        .await
-        .unwrap();
-    channel
-        .confirm_select(lapin::options::ConfirmSelectOptions::default())
-        .await
-        .unwrap();
-    (conn, channel)
-}
-
 // ----- Helpers for the read, write and ordering-of-operations tests. -----
 
 impl TestApp {
@@ -631,22 +617,4 @@ impl TestApp {
         let mut conn = self.db.conn();
         sql_query(statement).execute(&mut conn).unwrap()
     }
-}
-
-/// Publishes uploads straight to the test's exchange, confirmed, skipping the front (as
-/// replays and other publishers do).
-pub async fn publish_uploads(app: &TestApp, uploads: &[&intake::wire::Upload]) {
-    let (conn, channel) = raw_channel(&app.config).await;
-    for upload in uploads {
-        broker::publish_confirmed(
-            &channel,
-            &app.config.broker.exchange,
-            broker::ROUTING_KEY,
-            &upload.encode(),
-            broker::upload_properties(upload),
-        )
-        .await
-        .unwrap();
-    }
-    conn.close(200, "done".into()).await.unwrap();
 }

@@ -1,21 +1,9 @@
 //! Messages that skip the front: a receive time from the future must not freeze a session.
 
-use std::time::Duration;
-
-use lapin::options::BasicGetOptions;
 use serde_json::json;
 
-use crate::common::{TestApp, eventually, publish_uploads, raw_channel};
-
-fn reason(message: &lapin::message::BasicGetMessage) -> String {
-    let headers = message.delivery.properties.headers().as_ref();
-    match headers.and_then(|headers| headers.inner().get("x-intake-reason")) {
-        Some(lapin::types::AMQPValue::LongString(text)) => {
-            String::from_utf8_lossy(text.as_bytes()).into_owned()
-        }
-        other => panic!("no reason header: {other:?}"),
-    }
-}
+use crate::common::broker::{dead_letter_reason, next_dead_letter};
+use crate::common::{TestApp, publish_uploads, raw_channel};
 
 #[tokio::test]
 async fn a_stamp_from_the_future_is_dead_lettered_and_later_writes_still_apply() {
@@ -36,15 +24,8 @@ async fn a_stamp_from_the_future_is_dead_lettered_and_later_writes_still_apply()
     publish_uploads(&app, &[&forged]).await;
 
     let (conn, channel) = raw_channel(&app.config).await;
-    let dead = app.config.broker.dead_letter_queue.clone();
-    let got = eventually("dead letter", Duration::from_secs(20), || async {
-        channel
-            .basic_get(dead.as_str().into(), BasicGetOptions { no_ack: true })
-            .await
-            .unwrap()
-    })
-    .await;
-    let why = reason(&got);
+    let got = next_dead_letter(&app, &channel).await;
+    let why = dead_letter_reason(&got).expect("a reason header");
     assert!(
         why.contains("ahead of the consumer's clock"),
         "unexpected reason: {why}"
