@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{TestApp, eventually, read};
+use common::{TestApp, eventually, read, spawn_consumer};
 use intake::broker::partition::{partition_of, queue_name};
 use intake::config::Config;
 use lapin::options::BasicGetOptions;
@@ -142,22 +142,11 @@ async fn consumers_read_only_their_partitions_and_together_all() {
     conn.close(200, "done".into()).await.unwrap();
 }
 
-/// A consumer run by the test itself (the clients share the app, so it cannot start them).
-fn consumer(config: Config) -> (CancellationToken, tokio::task::JoinHandle<()>) {
-    let cancel = CancellationToken::new();
-    let stop = cancel.clone();
-    let handle = tokio::spawn(async move {
-        intake::consumer::run(config, stop)
-            .await
-            .expect("the consumer runs");
-    });
-    (cancel, handle)
-}
-
 #[tokio::test]
 async fn one_to_three_partitions_while_uploads_keep_coming_loses_nothing() {
     let app = Arc::new(TestApp::front_only().await);
-    let one = consumer(app.config.clone());
+    // Consumers the test runs itself: the clients share the app, so it cannot start them.
+    let one = spawn_consumer(app.config.clone());
     let three = Arc::new(tokio::sync::OnceCell::<OtherFront>::new());
     let stop = CancellationToken::new();
     let mut clients = Vec::new();
@@ -190,7 +179,7 @@ async fn one_to_three_partitions_while_uploads_keep_coming_loses_nothing() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     // The procedure: consumers first (they declare the new queues and read all three), then
     // the fronts.
-    let wide = consumer(with_partitions(&app, 3));
+    let wide = spawn_consumer(with_partitions(&app, 3));
     tokio::time::sleep(Duration::from_millis(300)).await;
     one.0.cancel();
     one.1.await.unwrap();
@@ -244,7 +233,7 @@ async fn a_front_waits_for_the_consumers_partitions_and_a_narrower_consumer_refu
     let status = app.http.get(&readyz).send().await.unwrap().status();
     assert_eq!(status, 503, "ready before the partitions exist");
 
-    let wide = consumer(with_partitions(&app, 3));
+    let wide = spawn_consumer(with_partitions(&app, 3));
     eventually(
         "ready once the consumer declared them",
         Duration::from_secs(15),

@@ -286,14 +286,7 @@ impl TestApp {
     pub fn start_consumer_with(&mut self, tweak: impl FnOnce(&mut Config)) {
         let mut config = self.config.clone();
         tweak(&mut config);
-        let cancel = CancellationToken::new();
-        let stop = cancel.clone();
-        let handle = tokio::spawn(async move {
-            intake::consumer::run(config, stop)
-                .await
-                .expect("the consumer runs");
-        });
-        self.consumers.push((cancel, handle));
+        self.consumers.push(spawn_consumer(config));
     }
 
     /// Stops every consumer, waiting for in-flight batches to finish.
@@ -355,6 +348,18 @@ impl TestApp {
             .await
             .unwrap()
     }
+}
+
+/// An in-process consumer on a task of its own, stopped by cancelling its token.
+pub fn spawn_consumer(config: Config) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+    let cancel = CancellationToken::new();
+    let stop = cancel.clone();
+    let handle = tokio::spawn(async move {
+        intake::consumer::run(config, stop)
+            .await
+            .expect("the consumer runs");
+    });
+    (cancel, handle)
 }
 
 impl Drop for TestApp {
