@@ -87,14 +87,7 @@ async fn a_client_that_disconnects_stops_the_export() {
     );
 
     // A client that reads to the end gets every session, and the stream ends.
-    let body = app
-        .request(Method::GET, &path)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let body = app.get_text(&path).await;
     assert_eq!(body.lines().count(), usize::try_from(SESSIONS).unwrap());
     eventually(
         "the finished stream dropped",

@@ -119,16 +119,8 @@ async fn purge_removes_deleted_sessions_and_leaves_only_tombstones() {
         .collect();
     assert_eq!(listed, ["keep"]);
     let export = app
-        .request(
-            reqwest::Method::GET,
-            &app.project_path("/sessions/export?deleted=true"),
-        )
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .get_text(&app.project_path("/sessions/export?deleted=true"))
+        .await;
     assert!(
         export.contains("\"keep\"") && !export.contains("gone-"),
         "{export}"

@@ -134,15 +134,7 @@ async fn reads_come_from_the_replica_and_wait_stored_from_the_primary() {
 
     // Lag: replay stops on the standby, writes go on on the primary.
     Standby::script("pause").await;
-    let wait = format!("{}?wait=stored", app.sessions_url());
-    let (status, body) = read(
-        app.signed(app.http.post(&wait))
-            .json(&session("second", "2"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = read(app.post_json_wait_stored(&session("second", "2")).await).await;
     assert_eq!(
         (status, body["message"].as_str()),
         (200, Some("stored")),
@@ -208,13 +200,7 @@ async fn reads_fall_back_to_the_primary_while_the_replica_is_down() {
     .await;
     let mut app = app;
     app.start_consumer();
-    let wait = format!("{}?wait=stored", app.sessions_url());
-    let response = app
-        .signed(app.http.post(&wait))
-        .json(&session("kept", "k"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.post_json_wait_stored(&session("kept", "k")).await;
     assert_eq!(read(response).await.0, 200);
 
     for _ in 0..2 {

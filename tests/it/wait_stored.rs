@@ -17,13 +17,7 @@ fn seed(uuid: &str) -> Value {
 #[tokio::test]
 async fn wait_stored_answers_with_what_is_stored() {
     let app = TestApp::spawn().await;
-    let sessions = format!("{}?wait=stored", app.sessions_url());
-    let response = app
-        .signed(app.http.post(&sessions))
-        .json(&seed("rw"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.post_json_wait_stored(&seed("rw")).await;
     assert!(response.headers().contains_key("x-upload-id"));
     let (status, body) = read(response).await;
     assert_eq!(
@@ -51,16 +45,8 @@ async fn wait_stored_answers_with_what_is_stored() {
 #[tokio::test]
 async fn wait_stored_falls_back_to_202_when_nothing_consumes() {
     let app = TestApp::front_with(|c| c.front.wait_stored_ms = 300).await;
-    let sessions = format!("{}?wait=stored", app.sessions_url());
     let started = std::time::Instant::now();
-    let (status, body) = read(
-        app.signed(app.http.post(&sessions))
-            .json(&seed("slow"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = read(app.post_json_wait_stored(&seed("slow")).await).await;
     assert_eq!(
         (status, body["message"].as_str()),
         (202, Some("accepted")),

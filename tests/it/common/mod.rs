@@ -315,6 +315,16 @@ impl TestApp {
         read(request.send().await.unwrap()).await
     }
 
+    /// POSTs a JSON session with `?wait=stored` (read-your-write), signed.
+    pub async fn post_json_wait_stored(&self, body: &serde_json::Value) -> reqwest::Response {
+        let url = format!("{}?wait=stored", self.sessions_url());
+        self.signed(self.http.post(url))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn post_form(&self, body: &str) -> (u16, serde_json::Value) {
         let request = self
             .signed(self.http.post(self.sessions_url()))
@@ -534,6 +544,12 @@ impl TestApp {
                 .unwrap(),
         )
         .await
+    }
+
+    /// A signed `GET`: the body as text (exports, which are not one JSON document).
+    pub async fn get_text(&self, path: &str) -> String {
+        let response = self.request(reqwest::Method::GET, path).send().await;
+        response.unwrap().text().await.unwrap()
     }
 
     /// Posts a JSON session and waits until the consumer stored this very upload.
