@@ -114,7 +114,14 @@ impl Mix {
 
 /// The text of point `p{k}` in the upload with sequence number `seq`.
 pub fn point_value(seq: u64, k: usize) -> String {
-    format!("v{seq}-{k}")
+    let mut value = String::new();
+    push_point_value(&mut value, seq, k);
+    value
+}
+
+/// Appends [`point_value`] without a string of its own: bodies are built per request.
+fn push_point_value(body: &mut String, seq: u64, k: usize) {
+    let _ = write!(body, "v{seq}-{k}");
 }
 
 /// The stored `points` object of an upload: its text points (binaries live elsewhere).
@@ -213,20 +220,21 @@ impl Templates {
     fn json(&self, fill: &Fill<'_>) -> Vec<u8> {
         let mut body =
             String::with_capacity(128 + self.json_points.len() * 24 + self.json_raw.len());
-        let Fill {
-            uuid,
-            unit_id,
-            seq,
-            now,
-        } = fill;
         let _ = write!(
             body,
             "{{\"session\":{{\"uuid\":\"{uuid}\",\"unit_id\":\"{unit_id}\",\"created\":{now},\
-             \"saved\":{now},\"data\":{{"
+             \"saved\":{now},\"data\":{{",
+            uuid = fill.uuid,
+            unit_id = fill.unit_id,
+            now = fill.now,
         );
         for (k, prefix) in self.json_points.iter().enumerate() {
-            let comma = if k == 0 { "" } else { "," };
-            let _ = write!(body, "{comma}{prefix}v{seq}-{k}\"");
+            if k > 0 {
+                body.push(',');
+            }
+            body.push_str(prefix);
+            push_point_value(&mut body, fill.seq, k);
+            body.push('"');
         }
         if !self.json_raw.is_empty() {
             if !self.json_points.is_empty() {
@@ -241,19 +249,17 @@ impl Templates {
     fn form(&self, fill: &Fill<'_>) -> Vec<u8> {
         let mut body =
             String::with_capacity(160 + self.form_points.len() * 40 + self.form_raw.len());
-        let Fill {
-            uuid,
-            unit_id,
-            seq,
-            now,
-        } = fill;
         let _ = write!(
             body,
             "session%5Buuid%5D={uuid}&session%5Bunit_id%5D={unit_id}&session%5Bcreated%5D={now}\
-             &session%5Bsaved%5D={now}"
+             &session%5Bsaved%5D={now}",
+            uuid = fill.uuid,
+            unit_id = fill.unit_id,
+            now = fill.now,
         );
         for (k, prefix) in self.form_points.iter().enumerate() {
-            let _ = write!(body, "{prefix}v{seq}-{k}");
+            body.push_str(prefix);
+            push_point_value(&mut body, fill.seq, k);
         }
         body.push_str(&self.form_raw);
         body.into_bytes()
@@ -264,17 +270,11 @@ impl Templates {
         let mut body = Vec::with_capacity(
             600 + self.multipart_points.len() * per_point + self.file_part.len(),
         );
-        let Fill {
-            uuid,
-            unit_id,
-            seq,
-            now,
-        } = fill;
         let fields = [
-            ("session[uuid]", (*uuid).to_owned()),
-            ("session[unit_id]", (*unit_id).to_owned()),
-            ("session[created]", now.to_string()),
-            ("session[saved]", now.to_string()),
+            ("session[uuid]", fill.uuid.to_owned()),
+            ("session[unit_id]", fill.unit_id.to_owned()),
+            ("session[created]", fill.now.to_string()),
+            ("session[saved]", fill.now.to_string()),
         ];
         for (name, value) in fields {
             body.extend_from_slice(multipart_header(&self.boundary, name).as_bytes());
@@ -283,7 +283,7 @@ impl Templates {
         }
         for (k, header) in self.multipart_points.iter().enumerate() {
             body.extend_from_slice(header.as_bytes());
-            body.extend_from_slice(point_value(*seq, k).as_bytes());
+            body.extend_from_slice(point_value(fill.seq, k).as_bytes());
             body.extend_from_slice(b"\r\n");
         }
         body.extend_from_slice(&self.file_part);
