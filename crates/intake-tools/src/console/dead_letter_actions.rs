@@ -10,6 +10,7 @@ use maud::html;
 use serde::Deserialize;
 
 use super::dead_letters::cells;
+use super::fields::{self, given};
 use super::users::Operator;
 use super::{State, layout};
 use crate::dlq::{self, Filter};
@@ -22,28 +23,15 @@ pub struct ActionForm {
     project_id: Option<String>,
 }
 
-fn given(value: &Option<String>) -> Option<String> {
-    value
-        .as_deref()
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(str::to_owned)
-}
-
 /// The `intake dlq` filter of a form: no criterion at all means every dead letter (the
 /// confirm page lists them before anything happens).
-fn filter(form: &ActionForm) -> Result<Filter, String> {
-    let project_id = given(&form.project_id)
-        .map(|text| {
-            text.parse::<i64>()
-                .map_err(|_| "project_id: not a project id".to_owned())
-        })
-        .transpose()?;
+fn filter(form: &ActionForm) -> Result<Filter, &'static str> {
+    let owned = |value: &Option<String>| given(value).map(str::to_owned);
     let mut filter = Filter {
         all: false,
-        upload_id: given(&form.upload_id),
-        reason_contains: given(&form.reason_contains),
-        project_id,
+        upload_id: owned(&form.upload_id),
+        reason_contains: owned(&form.reason_contains),
+        project_id: fields::project_id(&form.project_id)?,
     };
     filter.all = filter.is_empty();
     Ok(filter)
@@ -87,7 +75,7 @@ async fn prepare(
         ));
     };
     let filter = filter(form)
-        .map_err(|message| layout::error_page(StatusCode::BAD_REQUEST, operator, &message))?;
+        .map_err(|message| layout::error_page(StatusCode::BAD_REQUEST, operator, message))?;
     let report = run(state, requeue, &filter, dry_run)
         .await
         .map_err(|error| {

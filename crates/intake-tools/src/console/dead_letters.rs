@@ -8,6 +8,7 @@ use axum::response::{IntoResponse as _, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
 
+use super::fields::{self, given};
 use super::users::Operator;
 use super::{State, layout};
 use crate::dlq::{self, DlqEntry};
@@ -25,10 +26,6 @@ pub struct ListQuery {
     failed: Option<u64>,
     /// Sent along by the filter form's Show button; dropped from the address at once.
     csrf: Option<String>,
-}
-
-fn given(value: &Option<String>) -> Option<&str> {
-    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
 /// Whether `entry` passes the filter (the same test `intake dlq` applies).
@@ -55,16 +52,9 @@ pub async fn page(
     Extension(operator): Extension<Operator>,
     Query(query): Query<ListQuery>,
 ) -> Response {
-    let project_id = match given(&query.project_id).map(str::parse::<i64>) {
-        None => None,
-        Some(Ok(id)) => Some(id),
-        Some(Err(_)) => {
-            return layout::error_page(
-                StatusCode::BAD_REQUEST,
-                &operator,
-                "project_id: not a project id",
-            );
-        }
+    let project_id = match fields::project_id(&query.project_id) {
+        Ok(id) => id,
+        Err(message) => return layout::error_page(StatusCode::BAD_REQUEST, &operator, message),
     };
     let reason = given(&query.reason_contains);
     if query.csrf.is_some() {

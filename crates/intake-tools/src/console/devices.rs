@@ -10,6 +10,7 @@ use intake::store::{accounts, devices};
 use maud::html;
 use serde::Deserialize;
 
+use super::fields;
 use super::sessions_query;
 use super::users::Operator;
 use super::{State, layout};
@@ -30,25 +31,11 @@ pub async fn page(
     Extension(operator): Extension<Operator>,
     Query(query): Query<DevicesQuery>,
 ) -> Response {
-    let field = |value: &Option<String>| {
-        value
-            .as_deref()
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(str::to_owned)
+    let project = match fields::project_id(&query.project_id) {
+        Ok(id) => id,
+        Err(message) => return layout::error_page(StatusCode::BAD_REQUEST, &operator, message),
     };
-    let project = match field(&query.project_id).map(|text| text.parse::<i64>()) {
-        None => None,
-        Some(Ok(id)) => Some(id),
-        Some(Err(_)) => {
-            return layout::error_page(
-                StatusCode::BAD_REQUEST,
-                &operator,
-                "project_id: not a project id",
-            );
-        }
-    };
-    let silent_minutes = match field(&query.silent_minutes).map(|text| text.parse::<i64>()) {
+    let silent_minutes = match fields::given(&query.silent_minutes).map(str::parse::<i64>) {
         None => SILENT_MINUTES,
         Some(Ok(minutes)) if (0..=5_256_000).contains(&minutes) => minutes,
         Some(_) => {

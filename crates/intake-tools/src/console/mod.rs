@@ -10,6 +10,7 @@ mod csrf;
 mod dead_letter_actions;
 mod dead_letters;
 mod devices;
+mod fields;
 mod layout;
 mod metrics_text;
 mod overview;

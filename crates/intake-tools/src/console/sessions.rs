@@ -9,8 +9,9 @@ use chrono::{DateTime, Utc};
 use maud::html;
 use serde::Deserialize;
 
+use super::fields::given;
 pub use super::sessions_params::urlencode;
-use super::sessions_params::{ListQuery, filters, given, next_url};
+use super::sessions_params::{ListQuery, filters, next_url};
 
 use super::sessions_query;
 use super::users::Operator;

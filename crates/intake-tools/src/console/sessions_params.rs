@@ -4,6 +4,7 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
 
+use super::fields::given;
 use super::sessions_query::{Cursor, Deleted, Filters};
 
 /// Rows a page shows unless `page_size` says otherwise.
@@ -19,10 +20,6 @@ pub struct ListQuery {
     pub(super) after: Option<String>,
     pub(super) uuid: Option<String>,
     pub(super) page_size: Option<String>,
-}
-
-pub(super) fn given(value: &Option<String>) -> Option<&str> {
-    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
 /// RFC 3339, or a `datetime-local` value (taken as UTC).
