@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
+use diesel::expression::SqlLiteral;
 use diesel::pg::{Pg, PgConnection};
 use diesel::prelude::*;
 use diesel::sql_types::Integer;
@@ -30,53 +31,39 @@ pub(super) struct NewDeadLetter {
     pub dead_lettered_at: Option<DateTime<Utc>>,
 }
 
-type EntryColumns = (
-    dead_letters::id,
-    dead_letters::upload_id,
-    dead_letters::reason,
-    dead_letters::project_id,
-    dead_letters::session_uuid,
-    dead_letters::accepted_at,
-    dead_letters::dead_lettered_at,
-    diesel::expression::SqlLiteral<Integer>,
-);
-
-type EntryRow = (
-    i64,
-    Option<String>,
-    Option<String>,
-    Option<i64>,
-    Option<String>,
-    Option<DateTime<Utc>>,
-    Option<DateTime<Utc>>,
-    i32,
-);
-
-fn entry_columns() -> EntryColumns {
-    (
-        dead_letters::id,
-        dead_letters::upload_id,
-        dead_letters::reason,
-        dead_letters::project_id,
-        dead_letters::session_uuid,
-        dead_letters::accepted_at,
-        dead_letters::dead_lettered_at,
-        sql::<Integer>("octet_length(body)"),
-    )
+/// What a listing reads of a dead letter: everything but the message itself, and its size.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = dead_letters, check_for_backend(Pg))]
+struct EntryRow {
+    id: i64,
+    upload_id: Option<String>,
+    reason: Option<String>,
+    project_id: Option<i64>,
+    session_uuid: Option<String>,
+    accepted_at: Option<DateTime<Utc>>,
+    dead_lettered_at: Option<DateTime<Utc>>,
+    #[diesel(
+        select_expression = sql::<Integer>("octet_length(body)"),
+        select_expression_type = SqlLiteral<Integer>
+    )]
+    size: i32,
 }
 
-fn entry((id, upload_id, reason, project_id, uuid, accepted, dead, size): EntryRow) -> DlqEntry {
+fn entry(row: EntryRow) -> DlqEntry {
     let now = Utc::now();
+    let accepted = row.accepted_at;
     DlqEntry {
-        id,
-        upload_id,
-        reason,
-        project_id,
-        uuid,
+        id: row.id,
+        upload_id: row.upload_id,
+        reason: row.reason,
+        project_id: row.project_id,
+        uuid: row.session_uuid,
         timestamp: accepted.and_then(|at| u64::try_from(at.timestamp()).ok()),
         age_seconds: accepted.map(|at| (now - at).num_seconds()),
-        dead_lettered_at: dead.map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-        size_bytes: usize::try_from(size).unwrap_or(0),
+        dead_lettered_at: row
+            .dead_lettered_at
+            .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        size_bytes: usize::try_from(row.size).unwrap_or(0),
     }
 }
 
@@ -173,7 +160,7 @@ impl Db {
         limit: Option<usize>,
     ) -> Result<Vec<DlqEntry>, ToolError> {
         let mut query = matching(filter)
-            .select(entry_columns())
+            .select(EntryRow::as_select())
             .order(dead_letters::id);
         if let Some(limit) = limit {
             query = query.limit(i64::try_from(limit).unwrap_or(i64::MAX));
