@@ -41,6 +41,7 @@ pub mod replay;
 mod replay_broker;
 mod replay_export;
 mod replay_http;
+mod replay_pace;
 pub mod settings;
 
 use std::path::{Path, PathBuf};

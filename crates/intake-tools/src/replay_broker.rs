@@ -9,13 +9,12 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use lapin::options::ConfirmSelectOptions;
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use crate::ToolError;
 use crate::progress::Ticker;
 use crate::replay::{BrokerReplayOptions, ReplayReport, Tally};
-use crate::{Schedule, ToolError};
+use crate::replay_pace::Paced;
 use intake::broker::partition::routing_key_of;
 use intake::broker::{self, PublishError, publish_confirmed, upload_properties};
 use intake::wire::group::is_group;
@@ -44,10 +43,7 @@ pub async fn replay_broker(options: BrokerReplayOptions) -> Result<ReplayReport,
             .await?;
         Some((conn, channel))
     };
-    let permits = Arc::new(Semaphore::new(options.window.max(1)));
-    let schedule = options.rate.and_then(Schedule::new);
-    let mut tasks = JoinSet::new();
-    let mut sends = 0_u64;
+    let mut sends = Paced::new(options.window, options.rate);
     for path in &files {
         let name = path.display().to_string();
         let file = match tokio::fs::read(path).await {
@@ -86,41 +82,31 @@ pub async fn replay_broker(options: BrokerReplayOptions) -> Result<ReplayReport,
             let Some((_, channel)) = &link else {
                 continue;
             };
-            if let Some(schedule) = schedule {
-                schedule.wait(sends).await;
-            }
-            sends += 1;
-            let permit = Arc::clone(&permits)
-                .acquire_owned()
-                .await
-                .map_err(|error| ToolError::Task(error.to_string()))?;
             let (channel, tally) = (channel.clone(), Arc::clone(&tally));
             let exchange = options.broker.exchange.clone();
             let key = routing_key_of(&options.broker, &upload);
             let body = body.to_vec();
-            tasks.spawn(async move {
-                tally.sent.fetch_add(1, Ordering::Relaxed);
-                let properties = upload_properties(&upload);
-                let publish = publish_confirmed(&channel, &exchange, &key, &body, properties);
-                let result = tokio::time::timeout(CONFIRM_TIMEOUT, publish)
-                    .await
-                    .unwrap_or(Err(PublishError::Timeout));
-                match result {
-                    Ok(()) => {
-                        tally.accepted.fetch_add(1, Ordering::Relaxed);
+            sends
+                .start(async move {
+                    tally.sent.fetch_add(1, Ordering::Relaxed);
+                    let properties = upload_properties(&upload);
+                    let publish = publish_confirmed(&channel, &exchange, &key, &body, properties);
+                    let result = tokio::time::timeout(CONFIRM_TIMEOUT, publish)
+                        .await
+                        .unwrap_or(Err(PublishError::Timeout));
+                    match result {
+                        Ok(()) => {
+                            tally.accepted.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(error) => {
+                            tally.fail(publish_reason(&error), || format!("{name}: {error}"))
+                        }
                     }
-                    Err(error) => tally.fail(publish_reason(&error), || format!("{name}: {error}")),
-                }
-                drop(permit);
-            });
-            while let Some(joined) = tasks.try_join_next() {
-                joined.map_err(|error| ToolError::Task(error.to_string()))?;
-            }
+                })
+                .await?;
         }
     }
-    while let Some(joined) = tasks.join_next().await {
-        joined.map_err(|error| ToolError::Task(error.to_string()))?;
-    }
+    sends.finish().await?;
     if let Some((conn, _)) = link {
         let _closed = conn.close(200, "replay done".into()).await;
     }

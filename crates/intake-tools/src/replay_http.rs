@@ -9,14 +9,13 @@ use std::sync::atomic::Ordering;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 use tokio::io::AsyncBufReadExt as _;
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::progress::Ticker;
 use crate::replay::{HttpReplayOptions, ReplayReport, Tally};
 use crate::replay_export::{self, ExportedSession};
-use crate::{Schedule, ToolError, sign, transport_reason};
+use crate::replay_pace::Paced;
+use crate::{ToolError, sign, transport_reason};
 use intake::decode;
 use intake::session::Limits;
 
@@ -59,11 +58,8 @@ pub async fn replay_http(options: HttpReplayOptions) -> Result<ReplayReport, Too
         let tally = Arc::clone(&tally);
         move |elapsed| tally.line(elapsed)
     });
-    let permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
-    let schedule = options.rate.and_then(Schedule::new);
-    let mut tasks = JoinSet::new();
+    let mut sends = Paced::new(options.concurrency, options.rate);
     let mut number = 0_u64;
-    let mut sends = 0_u64;
     while let Some(text) = lines
         .next_line()
         .await
@@ -93,27 +89,13 @@ pub async fn replay_http(options: HttpReplayOptions) -> Result<ReplayReport, Too
             continue;
         }
         tally.valid.fetch_add(1, Ordering::Relaxed);
-        if let Some(schedule) = schedule {
-            schedule.wait(sends).await;
-        }
-        sends += 1;
-        let permit = Arc::clone(&permits)
-            .acquire_owned()
-            .await
-            .map_err(|error| ToolError::Task(error.to_string()))?;
         let (client, tally, options) = (client.clone(), Arc::clone(&tally), options.clone());
         let url = format!("{base}/api/v1/projects/{}/sessions", record.project_id);
-        tasks.spawn(async move {
-            replay_record(&client, &url, &options, &tally, record).await;
-            drop(permit);
-        });
-        while let Some(joined) = tasks.try_join_next() {
-            joined.map_err(|error| ToolError::Task(error.to_string()))?;
-        }
+        sends
+            .start(async move { replay_record(&client, &url, &options, &tally, record).await })
+            .await?;
     }
-    while let Some(joined) = tasks.join_next().await {
-        joined.map_err(|error| ToolError::Task(error.to_string()))?;
-    }
+    sends.finish().await?;
     ticker.stop().await;
     Ok(tally.report(
         options.file.display().to_string(),
