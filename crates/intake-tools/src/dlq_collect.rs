@@ -6,6 +6,8 @@
 //! and committed *before* it is acked, so a crash in between only redelivers messages that
 //! the unique dead-letter id absorbs. Nothing is ever lost on either side.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use lapin::message::Delivery;
@@ -162,17 +164,6 @@ fn record(p: &BasicProperties, data: &[u8]) -> Result<NewDeadLetter, ToolError> 
     let upload_id = p.message_id().as_ref().map(ToString::to_string);
     let dead_letter_id = header_text(p, DEAD_LETTER_ID_HEADER)
         .unwrap_or_else(|| content_id(upload_id.as_deref(), data));
-    let headers: serde_json::Map<String, serde_json::Value> = p
-        .headers()
-        .as_ref()
-        .map(|table| {
-            table
-                .inner()
-                .iter()
-                .map(|(name, value)| (name.to_string(), value_text(value).into()))
-                .collect()
-        })
-        .unwrap_or_default();
     let properties = serde_json::to_value(p)
         .map_err(|error| ToolError::Task(format!("AMQP properties to JSON: {error}")))?;
     Ok(NewDeadLetter {
@@ -181,7 +172,7 @@ fn record(p: &BasicProperties, data: &[u8]) -> Result<NewDeadLetter, ToolError> 
         project_id: header_int(p, PROJECT_HEADER).or_else(|| upload.as_ref().map(|u| u.project_id)),
         session_uuid: upload.map(|u| u.uuid().as_str().to_owned()),
         reason: header_text(p, REASON_HEADER).or_else(|| header_text(p, "x-first-death-reason")),
-        headers: headers.into(),
+        headers: headers_text(p).into_iter().collect(),
         properties,
         body: data.to_vec(),
         accepted_at: p
@@ -242,8 +233,20 @@ fn header_int(properties: &BasicProperties, name: &str) -> Option<i64> {
     }
 }
 
+/// Every header of a message, each value as an operator reads it.
+pub(super) fn headers_text(properties: &BasicProperties) -> BTreeMap<String, String> {
+    let Some(table) = properties.headers().as_ref() else {
+        return BTreeMap::new();
+    };
+    table
+        .inner()
+        .iter()
+        .map(|(name, value)| (name.to_string(), value_text(value)))
+        .collect()
+}
+
 /// A header value as an operator reads it.
-pub(super) fn value_text(value: &AMQPValue) -> String {
+fn value_text(value: &AMQPValue) -> String {
     match value {
         AMQPValue::LongString(text) => String::from_utf8_lossy(text.as_bytes()).into_owned(),
         AMQPValue::ShortString(text) => text.to_string(),

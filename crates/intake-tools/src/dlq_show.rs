@@ -8,7 +8,7 @@ use lapin::BasicProperties;
 use serde::Serialize;
 
 use crate::ToolError;
-use crate::dlq_collect::{DeadLetters, value_text};
+use crate::dlq_collect::{DeadLetters, headers_text};
 use crate::dlq_entry::{DlqEntry, Filter};
 use intake::config::Config;
 use intake::session::write::Write;
@@ -211,17 +211,7 @@ fn describe(
         "message_id",
         p.message_id().as_ref().map(ToString::to_string),
     );
-    let headers = p
-        .headers()
-        .as_ref()
-        .map(|table| {
-            table
-                .inner()
-                .iter()
-                .map(|(name, value)| (name.to_string(), value_text(value)))
-                .collect()
-        })
-        .unwrap_or_default();
+    let headers = headers_text(p);
     let upload: Option<Upload> = rmp_serde::from_slice(body).ok();
     // A group left whole on the dead-letter queue is one that cannot be split.
     let body_error = match split_bodies(body) {
