@@ -1,5 +1,6 @@
-//! Stage measurements for `make bench`: each stage's physical limit on this machine beside
-//! the project's own figure for the same work, measured in one run so their ratio is fair.
+//! `make bench`: each stage's physical limit on this machine beside the project's own figure
+//! for the same work, measured in one run so their ratio is fair, the end-to-end runs that
+//! drive them ([`run`]) and the report ([`report`]).
 //! Used only by the `intake-bench` binary; nothing here is on a production path.
 
 pub mod broker;
@@ -9,6 +10,7 @@ pub mod list;
 pub mod machine;
 pub mod median;
 pub mod report;
+pub mod run;
 pub mod sample;
 
 use serde::Serialize;

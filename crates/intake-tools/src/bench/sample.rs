@@ -34,6 +34,16 @@ impl Memory {
             consumer_peak_kib: status_kib(consumer, "VmHWM"),
         }
     }
+
+    /// The peaks, as a progress line says them.
+    pub fn peaks_line(&self) -> String {
+        let mib = |kib: Option<u64>| kib.map_or_else(|| "?".into(), |kib| (kib / 1024).to_string());
+        format!(
+            "  peak RSS: front {} MiB, consumer {} MiB",
+            mib(self.front_peak_kib),
+            mib(self.consumer_peak_kib)
+        )
+    }
 }
 
 /// CPU ticks (user + system, all threads) a process used so far; 0 when it is gone.

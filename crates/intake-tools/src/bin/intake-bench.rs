@@ -1,5 +1,5 @@
-//! Stage measurements for `make bench` (scripts/bench.sh drives it): limits of this machine
-//! beside the project's figures for the same work. Prints JSON on stdout.
+//! `make bench` (scripts/bench.sh builds, then runs `intake-bench run`): the whole benchmark,
+//! and the stage measurements it runs as subcommands of its own (these print JSON on stdout).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -10,12 +10,22 @@ use intake::config::Config;
 use intake::front::Front;
 use intake_tools::bench;
 
-/// Measures one stage.
+/// Runs the benchmark, or measures one stage.
 #[derive(Debug, Parser)]
 #[command(name = "intake-bench", about)]
 struct Cli {
     #[command(subcommand)]
-    stage: Stage,
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant, reason = "parsed once, at start")]
+enum Command {
+    /// The whole benchmark: stages, end to end, scale, grouping, memory, soak, profile, and
+    /// the report. Every knob also reads its BENCH_* variable (see scripts/bench.sh).
+    Run(bench::run::RunArgs),
+    #[command(flatten)]
+    Stage(Stage),
 }
 
 #[derive(Debug, Subcommand)]
@@ -115,12 +125,16 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    intake::telemetry::exit_code_reporting_errors(run(Cli::parse()).await)
+    match Cli::parse().command {
+        // It reports its own failure, after stopping what it started.
+        Command::Run(args) => bench::run::main(args).await,
+        Command::Stage(stage) => intake::telemetry::exit_code_reporting_errors(run(stage).await),
+    }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(stage: Stage) -> anyhow::Result<()> {
     // Only the stages that reach the services load the configuration.
-    match cli.stage {
+    match stage {
         Stage::BareHttp { listen } => bench::http::serve_bare(listen).await?,
         Stage::Median { out, runs } => fold_runs(&out, &runs)?,
         Stage::Memory {
@@ -132,14 +146,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let memory = bench::sample::Memory::of(front, consumer);
             bench::sample::write_json(&out, &memory)?;
             if say_peak {
-                let mib = |kib: Option<u64>| {
-                    kib.map_or_else(|| "?".into(), |kib| (kib / 1024).to_string())
-                };
-                eprintln!(
-                    "  peak RSS: front {} MiB, consumer {} MiB",
-                    mib(memory.front_peak_kib),
-                    mib(memory.consumer_peak_kib)
-                );
+                eprintln!("{}", memory.peaks_line());
             }
         }
         Stage::CpuSplit {
