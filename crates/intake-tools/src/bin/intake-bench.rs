@@ -2,7 +2,7 @@
 //! and the stage measurements it runs as subcommands of its own (these print JSON on stdout).
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -58,14 +58,6 @@ enum Stage {
         #[arg(long, default_value_t = 20)]
         repeat: u32,
     },
-    /// Fold several runs of the broker or database stage into one: each rate's median, with
-    /// its runs. Reads the runs' JSON files, writes the folded JSON to `--out`.
-    Median {
-        #[arg(long)]
-        out: PathBuf,
-        #[arg(required = true)]
-        runs: Vec<PathBuf>,
-    },
     /// Write results.json and summary.md from the raw outputs of a run in `--dir`, and print
     /// the summary.
     Report {
@@ -74,37 +66,6 @@ enum Stage {
         /// Where to ask PostgreSQL's version.
         #[arg(long, default_value = "postgres://intake:intake@127.0.0.1:5432/intake")]
         admin_database_url: String,
-    },
-    /// Write the front's and the consumer's RSS and peak RSS (KiB) as JSON to `--out`.
-    Memory {
-        #[arg(long)]
-        front: u32,
-        #[arg(long)]
-        consumer: u32,
-        #[arg(long)]
-        out: PathBuf,
-        /// Also say the peaks on stderr.
-        #[arg(long)]
-        say_peak: bool,
-    },
-    /// Write the cores each part of the pipeline uses over the next `--seconds` as JSON to
-    /// `--out` (RabbitMQ and PostgreSQL found by process name).
-    CpuSplit {
-        #[arg(long)]
-        loadgen: u32,
-        #[arg(long)]
-        front: u32,
-        #[arg(long)]
-        consumer: u32,
-        #[arg(long)]
-        seconds: f64,
-        #[arg(long)]
-        out: PathBuf,
-    },
-    /// Print the busy share of the whole machine over `--seconds`, in percent.
-    MachineBusy {
-        #[arg(long, default_value_t = 3.0)]
-        seconds: f64,
     },
     /// Raw set-based upsert beside the consumer's batch write, same rows.
     Database {
@@ -136,42 +97,6 @@ async fn run(stage: Stage) -> anyhow::Result<()> {
     // Only the stages that reach the services load the configuration.
     match stage {
         Stage::BareHttp { listen } => bench::http::serve_bare(listen).await?,
-        Stage::Median { out, runs } => fold_runs(&out, &runs)?,
-        Stage::Memory {
-            front,
-            consumer,
-            out,
-            say_peak,
-        } => {
-            let memory = bench::sample::Memory::of(front, consumer);
-            bench::sample::write_json(&out, &memory)?;
-            if say_peak {
-                eprintln!("{}", memory.peaks_line());
-            }
-        }
-        Stage::CpuSplit {
-            loadgen,
-            front,
-            consumer,
-            seconds,
-            out,
-        } => {
-            let pipeline = bench::sample::Pipeline {
-                loadgen,
-                front,
-                consumer,
-            };
-            let seconds = std::time::Duration::try_from_secs_f64(seconds)
-                .context("--seconds must be a positive number")?;
-            let split = bench::sample::CpuSplit::measure(pipeline, seconds);
-            bench::sample::write_json(&out, &split)?;
-            eprintln!("  CPU (cores): {split}");
-        }
-        Stage::MachineBusy { seconds } => {
-            let seconds = std::time::Duration::try_from_secs_f64(seconds)
-                .context("--seconds must be a positive number")?;
-            println!("{}", bench::sample::machine_busy_percent(seconds));
-        }
         Stage::Report {
             dir,
             admin_database_url,
@@ -228,19 +153,4 @@ async fn run(stage: Stage) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-fn fold_runs(out: &Path, runs: &[PathBuf]) -> anyhow::Result<()> {
-    let runs = runs
-        .iter()
-        .map(|path| {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
-        })
-        .collect::<anyhow::Result<Vec<serde_json::Value>>>()?;
-    let folded =
-        bench::median::fold_runs(&runs).context("the first run is not a JSON object of figures")?;
-    std::fs::write(out, serde_json::to_string(&folded)? + "\n")
-        .with_context(|| format!("cannot write {}", out.display()))
 }
