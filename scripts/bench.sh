@@ -51,6 +51,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 started_at=$(date +%s)
 BIN=target/release
 say() { printf '[bench %4ds] %s\n' "$(($(date +%s) - started_at))" "$*" >&2; }
+# An empty knob means its default, as it always has (intake-bench would refuse the empty value).
+for knob in $(compgen -v BENCH_); do
+    [[ -n ${!knob} ]] || unset "$knob"
+done
 
 if [[ ${1:-} == --report ]]; then
     exec "$BIN/intake-bench" run --report-only
