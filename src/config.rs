@@ -146,7 +146,8 @@ pub struct FrontConfig {
     #[serde(default = "group::alone_bytes")]
     pub group_alone_bytes: usize,
     /// Messages of the front (all partitions) that may await their confirm before uploads
-    /// gather: below it an upload goes at once, so a lightly loaded front adds no wait.
+    /// gather while they go one by one; divided by the size of the last message sent, so a
+    /// loaded front keeps one. Below it an upload goes at once: a quiet front adds no wait.
     #[serde(default = "group::in_flight")]
     pub group_in_flight: usize,
 }

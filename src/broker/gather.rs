@@ -2,10 +2,14 @@
 //! that they can be checked alone.
 //!
 //! Uploads gather per routing key (a group never mixes partitions), but the front has one
-//! window: while fewer than `in_flight` of its messages await the broker, an upload goes at
-//! once — a quiet front adds no wait. Once the window is full, uploads gather; each answer
-//! sends the group that began gathering first, so one box with several partitions sends
-//! groups as large as with one. A group that is full (by count or bytes) goes at once,
+//! window: while fewer messages than the window await the broker, an upload goes at once —
+//! a quiet front adds no wait. Once the window is full, uploads gather; each answer sends
+//! the group that began gathering first, so one box with several partitions sends groups as
+//! large as with one. The window narrows as groups grow: it is `in_flight` divided by the
+//! size of the last message sent (at least 1). A front sending uploads one by one keeps
+//! `in_flight` messages going, so that an upload rarely waits for another's confirm; a
+//! loaded front, whose groups are large, keeps one, so that its groups stay large and the
+//! broker's cost per upload low. A group that is full (by count or bytes) goes at once,
 //! window or not. A large upload (a file) always goes alone: it would make a group large
 //! without saving anything, and must not wait behind one.
 
@@ -18,7 +22,8 @@ pub struct GroupLimits {
     pub max_bytes: usize,
     /// An upload whose body is larger goes alone, at once.
     pub alone_bytes: usize,
-    /// Messages of the front that may await the broker before uploads gather (at least 1).
+    /// Messages of the front that may await the broker before uploads gather, while uploads
+    /// go one by one (at least 1; divided by the size of the last message sent).
     pub in_flight: usize,
 }
 
@@ -30,6 +35,8 @@ pub type Outgoing<T> = (usize, Vec<T>);
 #[derive(Debug)]
 pub struct Lanes<T> {
     in_flight: usize,
+    /// Uploads in the last message sent from a lane, which narrows the window.
+    last_size: usize,
     lanes: Vec<Gathering<T>>,
     /// Counts arrivals, to tell which group began gathering first.
     arrivals: u64,
@@ -47,6 +54,7 @@ impl<T> Lanes<T> {
     pub fn new(keys: usize) -> Self {
         Self {
             in_flight: 0,
+            last_size: 1,
             lanes: (0..keys.max(1))
                 .map(|_| Gathering {
                     items: Vec::new(),
@@ -79,6 +87,7 @@ impl<T> Lanes<T> {
         let mut now = Vec::new();
         // Sent before it would grow past the byte limit, so no group is larger than that.
         if !lane.items.is_empty() && lane.bytes.saturating_add(size) > limits.max_bytes {
+            self.last_size = lane.items.len();
             now.push((key, lane.take()));
             self.in_flight += 1;
         }
@@ -88,6 +97,7 @@ impl<T> Lanes<T> {
         lane.items.push(item);
         lane.bytes = lane.bytes.saturating_add(size);
         if lane.items.len() >= limits.max_uploads || lane.bytes >= limits.max_bytes {
+            self.last_size = lane.items.len();
             now.push((key, lane.take()));
             self.in_flight += 1;
         }
@@ -110,9 +120,14 @@ impl<T> Lanes<T> {
         self.in_flight
     }
 
+    /// Messages that may await the broker before uploads gather: narrower as groups grow.
+    fn window(&self, limits: &GroupLimits) -> usize {
+        limits.in_flight.max(1).div_ceil(self.last_size.max(1))
+    }
+
     /// While the window has room, the group that began gathering first goes.
     fn fill_window(&mut self, limits: &GroupLimits, now: &mut Vec<Outgoing<T>>) {
-        while self.in_flight < limits.in_flight.max(1) {
+        while self.in_flight < self.window(limits) {
             let oldest = self
                 .lanes
                 .iter_mut()
@@ -122,6 +137,7 @@ impl<T> Lanes<T> {
             let Some((key, lane)) = oldest else {
                 return;
             };
+            self.last_size = lane.items.len();
             now.push((key, lane.take()));
             self.in_flight += 1;
         }

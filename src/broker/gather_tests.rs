@@ -57,13 +57,45 @@ fn with_a_window_of_two_a_second_upload_goes_at_once_and_a_third_gathers() {
     assert_eq!(messages(lanes.offer(0, 2, 10, &limits)), vec![vec![2]]);
     assert!(lanes.offer(0, 3, 10, &limits).is_empty());
     assert!(lanes.offer(0, 4, 10, &limits).is_empty());
-    // Either answer sends what gathered; the window stays full.
+    // Either answer sends what gathered.
     assert_eq!(messages(lanes.done(&limits)), vec![vec![3, 4]]);
     assert_eq!(lanes.in_flight(), 2);
+    // A group of two narrows the window to one: with one in flight, the next gathers.
     assert!(lanes.done(&limits).is_empty());
-    // One slot free again: the next upload goes at once.
-    assert_eq!(messages(lanes.offer(0, 5, 10, &limits)), vec![vec![5]]);
+    assert!(lanes.offer(0, 5, 10, &limits).is_empty());
+    // Sent alone, it widens the window again: the next upload goes at once.
+    assert_eq!(messages(lanes.done(&limits)), vec![vec![5]]);
+    assert_eq!(messages(lanes.offer(0, 6, 10, &limits)), vec![vec![6]]);
     assert_eq!(lanes.in_flight(), 2);
+}
+
+#[test]
+fn the_window_narrows_to_one_as_groups_grow() {
+    let limits = GroupLimits {
+        max_uploads: 10,
+        in_flight: 4,
+        ..LIMITS
+    };
+    let mut lanes = Lanes::new(1);
+    for item in 1..=4 {
+        assert_eq!(
+            messages(lanes.offer(0, item, 10, &limits)),
+            vec![vec![item]]
+        );
+    }
+    for item in 5..=9 {
+        assert!(lanes.offer(0, item, 10, &limits).is_empty());
+    }
+    assert_eq!(messages(lanes.done(&limits)), vec![vec![5, 6, 7, 8, 9]]);
+    // 4 in flight, the window 4 / 5 rounded up = 1: answers send nothing until one is left.
+    for item in 10..=12 {
+        assert!(lanes.offer(0, item, 10, &limits).is_empty());
+    }
+    assert!(lanes.done(&limits).is_empty());
+    assert!(lanes.done(&limits).is_empty());
+    assert!(lanes.done(&limits).is_empty());
+    assert_eq!(messages(lanes.done(&limits)), vec![vec![10, 11, 12]]);
+    assert_eq!(lanes.in_flight(), 1);
 }
 
 #[test]

@@ -27,7 +27,7 @@ pub(super) fn alone_bytes() -> usize {
 }
 
 pub(super) fn in_flight() -> usize {
-    2
+    4
 }
 
 impl FrontConfig {
@@ -109,7 +109,7 @@ mod tests {
                 limits.alone_bytes,
                 limits.in_flight
             ),
-            (64, 1024 * 1024, 64 * 1024, 2)
+            (64, 1024 * 1024, 64 * 1024, 4)
         );
         let off = load("group_publish = false").unwrap();
         assert_eq!(off.front.group_limits(), None);
