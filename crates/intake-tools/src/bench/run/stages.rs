@@ -247,19 +247,34 @@ impl Bench {
         let mut runs = Vec::new();
         for run in 1..=self.s.stage_runs {
             let path = self.path(&format!("{stage}-{}-{run}.run", shape.name));
-            let status = self
-                .binary("intake-bench")
-                .arg(stage)
-                .args(flags)
-                .args(shape.args)
-                .stdin(Stdio::null())
-                .stdout(log_file(&path)?)
-                .stderr(log_file(&log)?)
-                .status()
-                .await
-                .with_context(|| format!("cannot run the {stage} stage"))?;
-            if !status.success() {
-                bail!("{stage} stage failed (see {})", log.display());
+            // One more try after a pause: RabbitMQ can refuse to declare a quorum queue
+            // just after one of the same name was deleted, while its segment writer restarts
+            // ("cluster_not_formed").
+            let mut tries = 0;
+            loop {
+                tries += 1;
+                let status = self
+                    .binary("intake-bench")
+                    .arg(stage)
+                    .args(flags)
+                    .args(shape.args)
+                    .stdin(Stdio::null())
+                    .stdout(log_file(&path)?)
+                    .stderr(log_file(&log)?)
+                    .status()
+                    .await
+                    .with_context(|| format!("cannot run the {stage} stage"))?;
+                if status.success() {
+                    break;
+                }
+                if tries >= 2 {
+                    bail!("{stage} stage failed twice (see {})", log.display());
+                }
+                self.say(format_args!(
+                    "  {stage} run {run} failed (see {}); once more in 5 s",
+                    log.display()
+                ));
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
             }
             let figures: Value = serde_json::from_str(&std::fs::read_to_string(&path)?)
                 .with_context(|| format!("{} is not JSON", path.display()))?;
