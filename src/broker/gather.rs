@@ -27,9 +27,9 @@ pub struct GroupLimits {
     pub in_flight: usize,
 }
 
-/// A message to publish now: the index of its routing key and its uploads (one upload: a
+/// A message to publish now: its partition and its uploads (one upload: a
 /// plain single message).
-pub type Outgoing<T> = (usize, Vec<T>);
+pub type Outgoing<T> = (u16, Vec<T>);
 
 /// Every routing key's gathering group, and the front's messages awaiting the broker.
 #[derive(Debug)]
@@ -50,12 +50,12 @@ struct Gathering<T> {
 }
 
 impl<T> Lanes<T> {
-    /// Lanes for `keys` routing keys (at least one).
-    pub fn new(keys: usize) -> Self {
+    /// Lanes for `partitions` routing keys (at least one).
+    pub fn new(partitions: u16) -> Self {
         Self {
             in_flight: 0,
             last_size: 1,
-            lanes: (0..keys.max(1))
+            lanes: (0..partitions.max(1))
                 .map(|_| Gathering {
                     items: Vec::new(),
                     bytes: 0,
@@ -66,18 +66,18 @@ impl<T> Lanes<T> {
         }
     }
 
-    /// An upload of `size` bytes arrives for key `key`: the messages to publish now. Each
-    /// counts as in flight until [`Self::done`]. A key out of range goes alone.
+    /// An upload of `size` bytes arrives for partition `key`: the messages to publish now.
+    /// Each counts as in flight until [`Self::done`]. A partition out of range goes alone.
     pub fn offer(
         &mut self,
-        key: usize,
+        key: u16,
         item: T,
         size: usize,
         limits: &GroupLimits,
     ) -> Vec<Outgoing<T>> {
         self.arrivals += 1;
         let arrival = self.arrivals;
-        let lane = match self.lanes.get_mut(key) {
+        let lane = match self.lanes.get_mut(usize::from(key)) {
             Some(lane) if size <= limits.alone_bytes => lane,
             _ => {
                 self.in_flight += 1;
@@ -128,10 +128,9 @@ impl<T> Lanes<T> {
     /// While the window has room, the group that began gathering first goes.
     fn fill_window(&mut self, limits: &GroupLimits, now: &mut Vec<Outgoing<T>>) {
         while self.in_flight < self.window(limits) {
-            let oldest = self
-                .lanes
-                .iter_mut()
-                .enumerate()
+            // Lanes are made from a u16 count, so numbering them with u16s covers them all.
+            let oldest = (0_u16..)
+                .zip(self.lanes.iter_mut())
                 .filter(|(_, lane)| !lane.items.is_empty())
                 .min_by_key(|(_, lane)| lane.first_arrival);
             let Some((key, lane)) = oldest else {

@@ -170,7 +170,7 @@ fn every_upload_offered_is_sent_exactly_once_to_its_key() {
         in_flight: 2,
     };
     let keys = 3;
-    let key_of = |item: u32| usize::try_from(item * 7 % 3).unwrap_or(0);
+    let key_of = |item: u32| u16::try_from(item * 7 % 3).unwrap_or(0);
     let mut lanes = Lanes::new(keys);
     let mut sent = Vec::new();
     let mut pending = 0_usize;

@@ -42,7 +42,7 @@ impl Groups {
         Self {
             limits,
             partitions: partitions.max(1),
-            lanes: Mutex::new(Lanes::new(usize::from(partitions.max(1)))),
+            lanes: Mutex::new(Lanes::new(partitions)),
         }
     }
 
@@ -57,9 +57,7 @@ impl Groups {
             return Err(PublishError::Unavailable);
         }
         let size = member.body.len();
-        let now = self
-            .lock()
-            .offer(usize::from(partition), member, size, &self.limits);
+        let now = self.lock().offer(partition, member, size, &self.limits);
         for outgoing in now {
             // A task of its own: the lanes must hear the answer even if the request that
             // started the publish is dropped (a client that hung up).
@@ -114,7 +112,7 @@ fn spawn_drive(publisher: Arc<Publisher>, outgoing: Outgoing<Member>) {
 async fn drive(publisher: Arc<Publisher>, outgoing: Outgoing<Member>) {
     let (mut key, mut message) = outgoing;
     loop {
-        let routing = routing_key(u16::try_from(key).unwrap_or(0));
+        let routing = routing_key(key);
         let result = send(&publisher, &routing, &mut message).await;
         for member in message {
             // Its request may be gone (the client hung up): nobody to tell.
