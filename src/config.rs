@@ -145,9 +145,9 @@ pub struct FrontConfig {
     /// drops it once encoded and reads it back after the confirm, to hold it once less.
     #[serde(default = "group::alone_bytes")]
     pub group_alone_bytes: usize,
-    /// Messages of the front (all partitions) that may await their confirm before uploads
-    /// gather while they go one by one; divided by the size of the last message sent, so a
-    /// loaded front keeps one. Below it an upload goes at once: a quiet front adds no wait.
+    /// Messages of one partition that may await their confirm before its uploads gather
+    /// while they go one by one; divided by the size of its last message, so a loaded front
+    /// keeps one a partition. Below it an upload goes at once: a quiet front adds no wait.
     #[serde(default = "group::in_flight")]
     pub group_in_flight: usize,
 }

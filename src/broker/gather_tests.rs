@@ -13,7 +13,7 @@ fn offer(lanes: &mut Lanes<u32>, item: u32, size: usize) -> Vec<Vec<u32>> {
 }
 
 fn done(lanes: &mut Lanes<u32>) -> Vec<Vec<u32>> {
-    messages(lanes.done(&LIMITS))
+    messages(lanes.done(0, &LIMITS).into_iter().collect())
 }
 
 fn messages(outgoing: Vec<Outgoing<u32>>) -> Vec<Vec<u32>> {
@@ -58,13 +58,19 @@ fn with_a_window_of_two_a_second_upload_goes_at_once_and_a_third_gathers() {
     assert!(lanes.offer(0, 3, 10, &limits).is_empty());
     assert!(lanes.offer(0, 4, 10, &limits).is_empty());
     // Either answer sends what gathered.
-    assert_eq!(messages(lanes.done(&limits)), vec![vec![3, 4]]);
+    assert_eq!(
+        messages(lanes.done(0, &limits).into_iter().collect()),
+        vec![vec![3, 4]]
+    );
     assert_eq!(lanes.in_flight(), 2);
     // A group of two narrows the window to one: with one in flight, the next gathers.
-    assert!(lanes.done(&limits).is_empty());
+    assert!(lanes.done(0, &limits).is_none());
     assert!(lanes.offer(0, 5, 10, &limits).is_empty());
     // Sent alone, it widens the window again: the next upload goes at once.
-    assert_eq!(messages(lanes.done(&limits)), vec![vec![5]]);
+    assert_eq!(
+        messages(lanes.done(0, &limits).into_iter().collect()),
+        vec![vec![5]]
+    );
     assert_eq!(messages(lanes.offer(0, 6, 10, &limits)), vec![vec![6]]);
     assert_eq!(lanes.in_flight(), 2);
 }
@@ -86,29 +92,40 @@ fn the_window_narrows_to_one_as_groups_grow() {
     for item in 5..=9 {
         assert!(lanes.offer(0, item, 10, &limits).is_empty());
     }
-    assert_eq!(messages(lanes.done(&limits)), vec![vec![5, 6, 7, 8, 9]]);
+    assert_eq!(
+        messages(lanes.done(0, &limits).into_iter().collect()),
+        vec![vec![5, 6, 7, 8, 9]]
+    );
     // 4 in flight, the window 4 / 5 rounded up = 1: answers send nothing until one is left.
     for item in 10..=12 {
         assert!(lanes.offer(0, item, 10, &limits).is_empty());
     }
-    assert!(lanes.done(&limits).is_empty());
-    assert!(lanes.done(&limits).is_empty());
-    assert!(lanes.done(&limits).is_empty());
-    assert_eq!(messages(lanes.done(&limits)), vec![vec![10, 11, 12]]);
+    assert!(lanes.done(0, &limits).is_none());
+    assert!(lanes.done(0, &limits).is_none());
+    assert!(lanes.done(0, &limits).is_none());
+    assert_eq!(
+        messages(lanes.done(0, &limits).into_iter().collect()),
+        vec![vec![10, 11, 12]]
+    );
     assert_eq!(lanes.in_flight(), 1);
 }
 
 #[test]
-fn keys_share_the_window_and_the_group_that_began_first_goes_first() {
+fn each_key_has_its_own_window() {
     let mut lanes = Lanes::new(3);
     assert_eq!(lanes.offer(2, 1, 10, &LIMITS), vec![(2, vec![1])]);
-    // The window is full: uploads for every key gather, each key apart.
-    assert!(lanes.offer(1, 2, 10, &LIMITS).is_empty());
-    assert!(lanes.offer(0, 3, 10, &LIMITS).is_empty());
+    // Key 2's window is full; keys 0 and 1 are idle and go at once.
+    assert_eq!(lanes.offer(1, 2, 10, &LIMITS), vec![(1, vec![2])]);
+    assert_eq!(lanes.offer(0, 3, 10, &LIMITS), vec![(0, vec![3])]);
+    // Now every key gathers, each apart, and an answer sends only its own key's group.
     assert!(lanes.offer(1, 4, 10, &LIMITS).is_empty());
-    assert_eq!(lanes.done(&LIMITS), vec![(1, vec![2, 4])]);
-    assert_eq!(lanes.done(&LIMITS), vec![(0, vec![3])]);
-    assert!(lanes.done(&LIMITS).is_empty());
+    assert!(lanes.offer(2, 5, 10, &LIMITS).is_empty());
+    assert!(lanes.offer(1, 6, 10, &LIMITS).is_empty());
+    assert!(lanes.done(0, &LIMITS).is_none());
+    assert_eq!(lanes.done(1, &LIMITS), Some((1, vec![4, 6])));
+    assert_eq!(lanes.done(2, &LIMITS), Some((2, vec![5])));
+    assert!(lanes.done(1, &LIMITS).is_none());
+    assert!(lanes.done(2, &LIMITS).is_none());
     assert_eq!(lanes.in_flight(), 0);
 }
 
@@ -173,12 +190,14 @@ fn every_upload_offered_is_sent_exactly_once_to_its_key() {
     let key_of = |item: u32| u16::try_from(item * 7 % 3).unwrap_or(0);
     let mut lanes = Lanes::new(keys);
     let mut sent = Vec::new();
-    let mut pending = 0_usize;
-    let mut record = |outgoing: Vec<Outgoing<u32>>, pending: &mut usize| {
+    // Messages in flight, oldest first, by key.
+    let mut pending: std::collections::VecDeque<u16> = std::collections::VecDeque::new();
+    let mut record = |outgoing: Vec<Outgoing<u32>>,
+                      pending: &mut std::collections::VecDeque<u16>| {
         for (key, message) in outgoing {
             assert!(message.len() <= limits.max_uploads);
             assert!(message.iter().all(|item| key_of(*item) == key));
-            *pending += 1;
+            pending.push_back(key);
             sent.extend(message);
         }
     };
@@ -186,14 +205,14 @@ fn every_upload_offered_is_sent_exactly_once_to_its_key() {
         let size = usize::try_from(item * 37 % 150).unwrap_or(0);
         record(lanes.offer(key_of(item), item, size, &limits), &mut pending);
         // Answer one message in three.
-        if item % 3 == 0 && pending > 0 {
-            pending -= 1;
-            record(lanes.done(&limits), &mut pending);
+        if item % 3 == 0
+            && let Some(key) = pending.pop_front()
+        {
+            record(lanes.done(key, &limits).into_iter().collect(), &mut pending);
         }
     }
-    while pending > 0 {
-        pending -= 1;
-        record(lanes.done(&limits), &mut pending);
+    while let Some(key) = pending.pop_front() {
+        record(lanes.done(key, &limits).into_iter().collect(), &mut pending);
     }
     assert_eq!(lanes.in_flight(), 0);
     sent.sort_unstable();

@@ -5,8 +5,6 @@
 //! it, so durability per upload is unchanged: a nack, a lost connection or a late confirm
 //! fails every upload of the group.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
@@ -20,7 +18,7 @@ use super::partition::routing_key;
 use super::{Envelope, PublishError, Publisher};
 use crate::wire::{self, group};
 
-/// The lanes of every partition's routing key, under one lock: they share the front's window.
+/// The lanes of every partition's routing key, under one lock (held for a few pushes).
 pub(super) struct Groups {
     limits: GroupLimits,
     partitions: u16,
@@ -61,13 +59,13 @@ impl Groups {
         for outgoing in now {
             // A task of its own: the lanes must hear the answer even if the request that
             // started the publish is dropped (a client that hung up).
-            spawn_drive(Arc::clone(publisher), outgoing);
+            tokio::spawn(drive(Arc::clone(publisher), outgoing));
         }
         Ok(())
     }
 
-    fn done(&self) -> Vec<Outgoing<Member>> {
-        self.lock().done(&self.limits)
+    fn done(&self, partition: u16) -> Option<Outgoing<Member>> {
+        self.lock().done(partition, &self.limits)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Lanes<Member>> {
@@ -101,14 +99,8 @@ pub(super) async fn publish(
     }
 }
 
-/// [`drive`] as a task of its own; boxed, because `drive` itself may start one.
-fn spawn_drive(publisher: Arc<Publisher>, outgoing: Outgoing<Member>) {
-    let task: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(drive(publisher, outgoing));
-    tokio::spawn(task);
-}
-
-/// Publishes a message, answers its uploads, then publishes what gathered meanwhile and now
-/// fits the window, until nothing more does.
+/// Publishes a message, answers its uploads, then publishes what gathered meanwhile for the
+/// same partition and now fits its window, until nothing more does.
 async fn drive(publisher: Arc<Publisher>, outgoing: Outgoing<Member>) {
     let (mut key, mut message) = outgoing;
     loop {
@@ -121,14 +113,10 @@ async fn drive(publisher: Arc<Publisher>, outgoing: Outgoing<Member>) {
         let Some(groups) = publisher.groups() else {
             return;
         };
-        let mut next = groups.done().into_iter();
-        let Some(first) = next.next() else {
+        let Some(next) = groups.done(key) else {
             return;
         };
-        for other in next {
-            spawn_drive(Arc::clone(&publisher), other);
-        }
-        (key, message) = first;
+        (key, message) = next;
     }
 }
 
