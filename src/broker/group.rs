@@ -5,6 +5,7 @@
 //! it, so durability per upload is unchanged: a nack, a lost connection or a late confirm
 //! fails every upload of the group.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
@@ -33,7 +34,12 @@ struct Member {
     /// When its publish call gives up.
     deadline: Instant,
     answer: oneshot::Sender<Result<(), PublishError>>,
+    /// Tells its request apart when its lane sends it alone at once.
+    ticket: u64,
 }
+
+/// Numbers uploads for [`Member::ticket`].
+static TICKETS: AtomicU64 = AtomicU64::new(0);
 
 impl Groups {
     pub(super) fn new(limits: GroupLimits, partitions: u16) -> Self {
@@ -44,24 +50,30 @@ impl Groups {
         }
     }
 
-    /// Hands an upload to its lane and publishes whatever must go now.
+    /// Hands an upload to its lane and publishes whatever must go now; the upload itself
+    /// when its lane sends it alone at once, for its own request to publish.
     fn offer(
         &self,
         publisher: &Arc<Publisher>,
         partition: u16,
         member: Member,
-    ) -> Result<(), PublishError> {
+    ) -> Result<Option<Outgoing<Member>>, PublishError> {
         if partition >= self.partitions {
             return Err(PublishError::Unavailable);
         }
         let size = member.body.len();
+        let ticket = member.ticket;
         let now = self.lock().offer(partition, member, size, &self.limits);
+        let mut alone = None;
         for outgoing in now {
-            // A task of its own: the lanes must hear the answer even if the request that
-            // started the publish is dropped (a client that hung up).
-            tokio::spawn(drive(Arc::clone(publisher), outgoing));
+            match outgoing.1.as_slice() {
+                [single] if single.ticket == ticket => alone = Some(outgoing),
+                // A task of its own: the lanes must hear the answer even if the request
+                // that started the publish is dropped (a client that hung up).
+                _ => drop(tokio::spawn(drive(Arc::clone(publisher), outgoing))),
+            }
         }
-        Ok(())
+        Ok(alone)
     }
 
     fn done(&self, partition: u16) -> Option<Outgoing<Member>> {
@@ -90,12 +102,41 @@ pub(super) async fn publish(
         properties: envelope.properties(),
         deadline,
         answer,
+        ticket: TICKETS.fetch_add(1, Ordering::Relaxed),
     };
-    groups.offer(publisher, partition, member)?;
+    if let Some((key, mut alone)) = groups.offer(publisher, partition, member)? {
+        // Alone and at once (a quiet lane, or a file): published from this request, which
+        // saves a task and a hand-over per upload on a quiet front.
+        let _flight = Flight {
+            publisher: Arc::clone(publisher),
+            key,
+        };
+        return send(publisher, &routing_key(key), &mut alone).await;
+    }
     match tokio::time::timeout_at(deadline, answered).await {
         Ok(Ok(result)) => result,
         Ok(Err(_)) => Err(PublishError::Unavailable),
         Err(_) => Err(PublishError::Timeout),
+    }
+}
+
+/// A message published from its upload's own request: when it ends, answered or dropped
+/// with a request whose client hung up, its lane hears of it and sends what gathered.
+struct Flight {
+    publisher: Arc<Publisher>,
+    key: u16,
+}
+
+impl Drop for Flight {
+    fn drop(&mut self) {
+        let next = self
+            .publisher
+            .groups()
+            .and_then(|groups| groups.done(self.key));
+        // No runtime: the front is shutting down, and nothing more will be published.
+        if let (Some(next), Ok(runtime)) = (next, tokio::runtime::Handle::try_current()) {
+            drop(runtime.spawn(drive(Arc::clone(&self.publisher), next)));
+        }
     }
 }
 
