@@ -5,6 +5,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use super::e2e::median_of;
 use super::rounds::{Rounds, fully_verified, rounds};
 use super::stages::{at_least, ratio};
 use super::{ByShape, Runs};
@@ -38,11 +39,13 @@ pub struct Arms {
     pub E_on_over_off: Option<f64>,
 }
 
-/// JSON accept latency (ms) at one fraction of E, the same offered load for both arms.
+/// JSON accept latency (ms) at one fraction of E, the same offered load for both arms: each
+/// percentile the median over the rounds.
 #[derive(Debug, Clone, Serialize)]
 pub struct Level {
     pub percent: u64,
     pub offered_per_second: Option<f64>,
+    pub rounds: usize,
     pub on: Value,
     pub off: Value,
 }
@@ -93,8 +96,39 @@ fn arms(runs: &Runs, shape: &str, b: Option<f64>) -> Arms {
     }
 }
 
-fn open_loop<'a>(runs: &'a Runs, arm: &str, percent: u64) -> &'a Value {
-    runs.get_or_null(&format!("grouping-json-{arm}-open{percent}"))
+/// The open-loop runs of one arm at one level: one per round (`…-open10-r2`), or the single
+/// unnumbered run of older results.
+fn open_loops<'a>(runs: &'a Runs, arm: &str, percent: u64) -> Vec<&'a Value> {
+    let name = format!("grouping-json-{arm}-open{percent}");
+    runs.iter()
+        .filter(|(run, _)| {
+            run.strip_prefix(name.as_str()).is_some_and(|rest| {
+                rest.is_empty()
+                    || rest
+                        .strip_prefix("-r")
+                        .is_some_and(|round| round.parse::<u64>().is_ok())
+            })
+        })
+        .map(|(_, run)| run)
+        .collect()
+}
+
+/// Each latency percentile of `loops`, the median over them (null without runs).
+fn median_latency(loops: &[&Value]) -> Value {
+    let Some(first) = loops.first().and_then(|run| run["latency_ms"].as_object()) else {
+        return Value::Null;
+    };
+    let medians = first.keys().map(|field| {
+        let values: Vec<Option<f64>> = loops
+            .iter()
+            .map(|run| run["latency_ms"][field].as_f64())
+            .collect();
+        (
+            field.clone(),
+            median_of(&values).map_or(Value::Null, Value::from),
+        )
+    });
+    Value::Object(medians.collect())
 }
 
 /// The section, when the run had it (`meta` is its `grouping.json`, `bounds` each shape's B).
@@ -114,15 +148,22 @@ pub fn grouping(runs: &Runs, meta: &Value, bounds: &ByShape<Option<f64>>) -> Opt
         .unwrap_or_default();
     let latency: Vec<Level> = levels
         .iter()
-        .map(|&percent| Level {
-            percent,
-            offered_per_second: of.map(|e| (e * percent as f64 / 100.0).round()),
-            on: open_loop(runs, "on", percent)["latency_ms"].clone(),
-            off: open_loop(runs, "off", percent)["latency_ms"].clone(),
+        .map(|&percent| {
+            let (on, off) = (
+                open_loops(runs, "on", percent),
+                open_loops(runs, "off", percent),
+            );
+            Level {
+                percent,
+                offered_per_second: of.map(|e| (e * percent as f64 / 100.0).round()),
+                rounds: on.len().min(off.len()),
+                on: median_latency(&on),
+                off: median_latency(&off),
+            }
         })
         .collect();
     let latency_at = |arm: &str, percent: u64, field: &str| {
-        open_loop(runs, arm, percent)["latency_ms"][field].as_f64()
+        median_latency(&open_loops(runs, arm, percent))[field].as_f64()
     };
     let (p50_on, p50_off) = (latency_at("on", 10, "p50"), latency_at("off", 10, "p50"));
     let p99_on = latency_at("on", 50, "p99");
@@ -174,7 +215,9 @@ mod tests {
             [
                 ("grouping-json-on-r1", closed(1300.0)),
                 ("grouping-json-off-r1", closed(900.0)),
-                ("grouping-json-on-open10", open(1.5, 3.0)),
+                ("grouping-json-on-open10-r1", open(1.5, 3.0)),
+                ("grouping-json-on-open10-r2", open(1.4, 3.0)),
+                ("grouping-json-on-open10-r3", open(9.0, 3.0)),
                 ("grouping-json-off-open10", open(1.6, 3.0)),
                 ("grouping-json-on-open50", open(2.0, 9.0)),
                 ("grouping-json-off-open50", open(2.0, 8.0)),
@@ -192,6 +235,9 @@ mod tests {
         assert_eq!(section.shapes.json.on.E_over_B, Some(1.3));
         assert_eq!(section.shapes.json.E_on_over_off, Some(1.444));
         assert_eq!(section.latency[0].offered_per_second, Some(90.0));
+        // The median of the three rounds, not the slow one.
+        assert_eq!(section.latency[0].on["p50"], json!(1.5));
+        assert_eq!(section.latency[0].rounds, 1);
         let targets = &section.targets;
         assert!(targets.json_E_over_B_met && targets.p99_at_50_met && targets.p50_at_10_met);
         assert!(targets.all_verified);
@@ -200,7 +246,7 @@ mod tests {
             runs.iter()
                 .map(|(name, run)| (name.clone(), run.clone()))
                 .chain([
-                    ("grouping-json-on-open10".to_owned(), open(1.7, 3.0)),
+                    ("grouping-json-on-open10-r2".to_owned(), open(1.7, 3.0)),
                     (
                         "grouping-form-on-r1".to_owned(),
                         json!({"verify": {"expected": 3, "verified": 2}}),

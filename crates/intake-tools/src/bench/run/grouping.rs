@@ -1,6 +1,7 @@
 //! The grouping section: E of each shape with front.group_publish on and off (fresh
 //! processes, rotating order), the broker's CPU per upload, and JSON accept latency at 10%,
-//! 50% and 90% of E without grouping (the same offered load for both arms). A front that
+//! 50% and 90% of E without grouping (the same offered load for both arms, in as many
+//! rounds as the closed loops, arms alternating). A front that
 //! does not know the setting (its configuration refuses unknown keys) runs both arms without
 //! it: an A/A comparison, which the report marks.
 
@@ -74,23 +75,27 @@ impl Bench {
                 .is_some_and(|round| round.ends_with(|c: char| c.is_ascii_digit()))
         }));
         let e = e_off.unwrap_or(0.0);
-        for arm in plan::arms_in_turn(runs) {
-            self.env = arm_env(arm, supported);
-            self.start_pipeline(&format!("grouping-json-{arm}-open"))
-                .await?;
-            for percent in [10, 50, 90] {
-                let rate = plan::percent_of(e, percent);
-                self.say(format_args!(
-                    "grouping[json, {arm}]: open loop {percent}% of {e:.0}/s = {rate}/s, {secs} s, \
-                     --verify"
-                ));
-                let mut extra = self.open_args(rate);
-                extra.extend(args(JSON.args));
-                let name = format!("grouping-json-{arm}-open{percent}");
-                self.loadgen(&name, FRONT_PORT, &extra).await?;
-                self.wait_drain().await;
+        // Latency moves between runs by as much as grouping changes it at low load: each
+        // level is run in every round, arms alternating, and the report keeps medians.
+        for round in 1..=runs {
+            for arm in plan::arms_in_turn(round) {
+                self.env = arm_env(arm, supported);
+                self.start_pipeline(&format!("grouping-json-{arm}-open-r{round}"))
+                    .await?;
+                for percent in [10, 50, 90] {
+                    let rate = plan::percent_of(e, percent);
+                    self.say(format_args!(
+                        "grouping[json, {arm}]: open loop {percent}% of {e:.0}/s = {rate}/s, \
+                         {secs} s, --verify (round {round} of {runs})"
+                    ));
+                    let mut extra = self.open_args(rate);
+                    extra.extend(args(JSON.args));
+                    let name = format!("grouping-json-{arm}-open{percent}-r{round}");
+                    self.loadgen(&name, FRONT_PORT, &extra).await?;
+                    self.wait_drain().await;
+                }
+                self.stop_pipeline().await?;
             }
-            self.stop_pipeline().await?;
         }
         self.env = SectionEnv::default();
         let record = json!({
