@@ -69,6 +69,20 @@ pub struct Targets {
     pub all_verified: bool,
 }
 
+/// JSON's closed loop at twice the concurrency of E, both arms: what the machine takes when
+/// the loop does not wait on the broker's confirms.
+#[derive(Debug, Clone, Serialize)]
+#[allow(
+    non_snake_case,
+    reason = "named as in results.json and docs/PERFORMANCE.md"
+)]
+pub struct Wide {
+    pub concurrency: Value,
+    pub on: Arm,
+    pub off: Arm,
+    pub E_on_over_off: Option<f64>,
+}
+
 /// The section as results.json keeps it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Grouping {
@@ -76,18 +90,21 @@ pub struct Grouping {
     pub supported: Value,
     pub runs: Value,
     pub shapes: ByShape<Arms>,
+    pub wide: Wide,
     pub latency: Vec<Level>,
     pub targets: Targets,
 }
 
+fn arm(runs: &Runs, prefix: &str, b: Option<f64>) -> Arm {
+    let rounds = rounds(runs, prefix);
+    Arm {
+        E_over_B: ratio(rounds.E, b),
+        rounds,
+    }
+}
+
 fn arms(runs: &Runs, shape: &str, b: Option<f64>) -> Arms {
-    let arm = |arm: &str| {
-        let rounds = rounds(runs, &format!("grouping-{shape}-{arm}"));
-        Arm {
-            E_over_B: ratio(rounds.E, b),
-            rounds,
-        }
-    };
+    let arm = |which: &str| arm(runs, &format!("grouping-{shape}-{which}"), b);
     let (on, off) = (arm("on"), arm("off"));
     Arms {
         E_on_over_off: ratio(on.rounds.E, off.rounds.E),
@@ -141,6 +158,16 @@ pub fn grouping(runs: &Runs, meta: &Value, bounds: &ByShape<Option<f64>>) -> Opt
         form: arms(runs, "form", bounds.form),
         multipart: arms(runs, "multipart", bounds.multipart),
     };
+    let (wide_on, wide_off) = (
+        arm(runs, "grouping-json-on-wide", bounds.json),
+        arm(runs, "grouping-json-off-wide", bounds.json),
+    );
+    let wide = Wide {
+        concurrency: meta["wide_concurrency"].clone(),
+        E_on_over_off: ratio(wide_on.rounds.E, wide_off.rounds.E),
+        on: wide_on,
+        off: wide_off,
+    };
     let of = meta["open_loop_of"].as_f64();
     let levels: Vec<u64> = meta["open_loop_levels_percent"]
         .as_array()
@@ -189,6 +216,7 @@ pub fn grouping(runs: &Runs, meta: &Value, bounds: &ByShape<Option<f64>>) -> Opt
         supported: meta["supported"].clone(),
         runs: meta["runs"].clone(),
         shapes,
+        wide,
         latency,
         targets,
     })
@@ -215,6 +243,7 @@ mod tests {
             [
                 ("grouping-json-on-r1", closed(1300.0)),
                 ("grouping-json-off-r1", closed(900.0)),
+                ("grouping-json-on-wide-r1", closed(1500.0)),
                 ("grouping-json-on-open10-r1", open(1.5, 3.0)),
                 ("grouping-json-on-open10-r2", open(1.4, 3.0)),
                 ("grouping-json-on-open10-r3", open(9.0, 3.0)),
@@ -234,6 +263,9 @@ mod tests {
         let section = grouping(&runs, &meta, &bounds).expect("a section");
         assert_eq!(section.shapes.json.on.E_over_B, Some(1.3));
         assert_eq!(section.shapes.json.E_on_over_off, Some(1.444));
+        // The wide loop is an arm of its own, not a round of E.
+        assert_eq!(section.wide.on.E_over_B, Some(1.5));
+        assert_eq!(section.shapes.json.on.rounds.E, Some(1300.0));
         assert_eq!(section.latency[0].offered_per_second, Some(90.0));
         // The median of the three rounds, not the slow one.
         assert_eq!(section.latency[0].on["p50"], json!(1.5));

@@ -113,6 +113,22 @@ pub fn grouping(x: &Value, out: &mut Vec<String>) {
             verified(off)
         ));
     }
+    let wide = &g["wide"];
+    if !wide["on"]["E"].is_null() || !wide["off"]["E"].is_null() {
+        out.push(format!(
+            "| 1 KB JSON, closed loop {} | {} | {} | {} | {} / {} | {} / {} | {} / {} |",
+            show(&wide["concurrency"]),
+            e_with_runs(&wide["on"]),
+            e_with_runs(&wide["off"]),
+            percent(&wide["E_on_over_off"]),
+            percent(&wide["on"]["E_over_B"]),
+            percent(&wide["off"]["E_over_B"]),
+            figure(&wide["on"]["rabbitmq_us_per_upload"]),
+            figure(&wide["off"]["rabbitmq_us_per_upload"]),
+            verified(&wide["on"]),
+            verified(&wide["off"])
+        ));
+    }
     let rounds = list(&g["latency"])
         .first()
         .map_or_else(|| "?".to_owned(), |level| show(&level["rounds"]));
