@@ -102,6 +102,11 @@ impl<T> Lanes<T> {
         (!lane.items.is_empty() && lane.has_room(limits)).then(|| (key, lane.send()))
     }
 
+    /// How many routing keys have a lane: keys `0..keys()`.
+    pub fn keys(&self) -> u16 {
+        u16::try_from(self.lanes.len()).unwrap_or(u16::MAX)
+    }
+
     /// Messages awaiting the broker, over every key.
     #[cfg(test)]
     pub fn in_flight(&self) -> usize {

@@ -113,6 +113,7 @@ fn the_window_narrows_to_one_as_groups_grow() {
 #[test]
 fn each_key_has_its_own_window() {
     let mut lanes = Lanes::new(3);
+    assert_eq!(lanes.keys(), 3);
     assert_eq!(lanes.offer(2, 1, 10, &LIMITS), vec![(2, vec![1])]);
     // Key 2's window is full; keys 0 and 1 are idle and go at once.
     assert_eq!(lanes.offer(1, 2, 10, &LIMITS), vec![(1, vec![2])]);

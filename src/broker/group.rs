@@ -22,7 +22,6 @@ use crate::wire::{self, group};
 /// The lanes of every partition's routing key, under one lock (held for a few pushes).
 pub(super) struct Groups {
     limits: GroupLimits,
-    partitions: u16,
     lanes: Mutex<Lanes<Member>>,
 }
 
@@ -45,7 +44,6 @@ impl Groups {
     pub(super) fn new(limits: GroupLimits, partitions: u16) -> Self {
         Self {
             limits,
-            partitions: partitions.max(1),
             lanes: Mutex::new(Lanes::new(partitions)),
         }
     }
@@ -58,12 +56,15 @@ impl Groups {
         partition: u16,
         member: Member,
     ) -> Result<Option<Outgoing<Member>>, PublishError> {
-        if partition >= self.partitions {
-            return Err(PublishError::Unavailable);
-        }
         let size = member.body.len();
         let ticket = member.ticket;
-        let now = self.lock().offer(partition, member, size, &self.limits);
+        let now = {
+            let mut lanes = self.lock();
+            if partition >= lanes.keys() {
+                return Err(PublishError::Unavailable);
+            }
+            lanes.offer(partition, member, size, &self.limits)
+        };
         let mut alone = None;
         for outgoing in now {
             match outgoing.1.as_slice() {

@@ -72,21 +72,11 @@ impl Bench {
         ));
         // The consumer first: it declares the queues of every partition, which a front with
         // partitions checks before it becomes ready.
-        let mut consumer = self.binary("intake-consumer");
-        consumer
-            .envs(self.env.both.clone())
-            .envs(self.env.consumer.clone());
-        let log = self.path(&format!("consumer-{phase}.server.log"));
-        let consumer = self.processes.start("intake-consumer", consumer, &log)?;
+        let consumer = self.start_server("consumer", self.env.consumer.clone(), phase)?;
         self.processes
             .wait_ready(&format!("http://{CONSUMER_ADDR}/readyz"), consumer)
             .await?;
-        let mut front = self.binary("intake-front");
-        front
-            .envs(self.env.both.clone())
-            .envs(self.env.front.clone());
-        let log = self.path(&format!("front-{phase}.server.log"));
-        let front = self.processes.start("intake-front", front, &log)?;
+        let front = self.start_server("front", self.env.front.clone(), phase)?;
         self.pipeline = Some(Running {
             front,
             consumer,
@@ -98,6 +88,21 @@ impl Bench {
         let idle = sample::Memory::of(front, consumer);
         sample::write_json(&self.path(&format!("phase-{phase}.idle.json")), &idle)?;
         Ok(())
+    }
+
+    /// Starts `intake-{who}` with the section's environment (`own`: its part of it), its
+    /// output in `{who}-{phase}.server.log`.
+    fn start_server(
+        &mut self,
+        who: &str,
+        own: Vec<(String, String)>,
+        phase: &str,
+    ) -> anyhow::Result<u32> {
+        let binary = format!("intake-{who}");
+        let mut command = self.binary(&binary);
+        command.envs(self.env.both.clone()).envs(own);
+        let log = self.path(&format!("{who}-{phase}.server.log"));
+        self.processes.start(&binary, command, &log)
     }
 
     /// Stops the phase's processes (after the drain), keeping their metrics and the RSS the
