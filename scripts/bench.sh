@@ -38,7 +38,7 @@
 #   BENCH_SCALE_RUNS=$BENCH_E_RUNS  rounds of the scale section, in rotating order; medians kept
 #   BENCH_GROUPING=1          0 skips the grouping section: front.group_publish on vs off (E, the
 #                             broker's CPU per upload, JSON latency at 10/50/90% of E)
-#   BENCH_GROUP_RUNS=3        closed-loop rounds per shape and arm of the grouping section
+#   BENCH_GROUP_RUNS=3        rounds per shape and arm of the grouping section (closed and open loops)
 #   BENCH_QUICK=0             1: every step, briefly (3 s runs, small stages, one end-to-end round,
 #                             no micro-benchmarks), into target/bench-quick; a check that the
 #                             benchmark works, not figures to compare

@@ -90,7 +90,7 @@ pub struct Knobs {
     /// 0 skips the grouping section [1].
     #[arg(long, env = "BENCH_GROUPING", value_parser = switch)]
     pub grouping: Option<bool>,
-    /// Closed-loop rounds per shape and arm of the grouping section [3; quick 1].
+    /// Rounds per shape and arm of the grouping section, closed and open loops [3; quick 1].
     #[arg(long, env = "BENCH_GROUP_RUNS")]
     pub group_runs: Option<u64>,
     /// 1: every step, briefly, into target/bench-quick; a check, not figures [0].
