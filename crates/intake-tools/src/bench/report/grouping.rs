@@ -69,20 +69,6 @@ pub struct Targets {
     pub all_verified: bool,
 }
 
-/// JSON's closed loop at twice the concurrency of E, both arms: what the machine takes when
-/// the loop does not wait on the broker's confirms.
-#[derive(Debug, Clone, Serialize)]
-#[allow(
-    non_snake_case,
-    reason = "named as in results.json and docs/PERFORMANCE.md"
-)]
-pub struct Wide {
-    pub concurrency: Value,
-    pub on: Arm,
-    pub off: Arm,
-    pub E_on_over_off: Option<f64>,
-}
-
 /// The section as results.json keeps it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Grouping {
@@ -90,21 +76,23 @@ pub struct Grouping {
     pub supported: Value,
     pub runs: Value,
     pub shapes: ByShape<Arms>,
-    pub wide: Wide,
+    /// JSON's closed loop at `wide_concurrency`, twice E's: what the machine takes when the
+    /// loop does not wait on the broker's confirms.
+    pub wide: Arms,
+    pub wide_concurrency: Value,
     pub latency: Vec<Level>,
     pub targets: Targets,
 }
 
-fn arm(runs: &Runs, prefix: &str, b: Option<f64>) -> Arm {
-    let rounds = rounds(runs, prefix);
-    Arm {
-        E_over_B: ratio(rounds.E, b),
-        rounds,
-    }
-}
-
-fn arms(runs: &Runs, shape: &str, b: Option<f64>) -> Arms {
-    let arm = |which: &str| arm(runs, &format!("grouping-{shape}-{which}"), b);
+/// Both arms of the closed loops named `name(arm)` and their rounds.
+fn arms(runs: &Runs, name: impl Fn(&str) -> String, b: Option<f64>) -> Arms {
+    let arm = |which: &str| {
+        let rounds = rounds(runs, &name(which));
+        Arm {
+            E_over_B: ratio(rounds.E, b),
+            rounds,
+        }
+    };
     let (on, off) = (arm("on"), arm("off"));
     Arms {
         E_on_over_off: ratio(on.rounds.E, off.rounds.E),
@@ -154,20 +142,15 @@ pub fn grouping(runs: &Runs, meta: &Value, bounds: &ByShape<Option<f64>>) -> Opt
         return None;
     }
     let shapes = ByShape {
-        json: arms(runs, "json", bounds.json),
-        form: arms(runs, "form", bounds.form),
-        multipart: arms(runs, "multipart", bounds.multipart),
+        json: arms(runs, |arm| format!("grouping-json-{arm}"), bounds.json),
+        form: arms(runs, |arm| format!("grouping-form-{arm}"), bounds.form),
+        multipart: arms(
+            runs,
+            |arm| format!("grouping-multipart-{arm}"),
+            bounds.multipart,
+        ),
     };
-    let (wide_on, wide_off) = (
-        arm(runs, "grouping-json-on-wide", bounds.json),
-        arm(runs, "grouping-json-off-wide", bounds.json),
-    );
-    let wide = Wide {
-        concurrency: meta["wide_concurrency"].clone(),
-        E_on_over_off: ratio(wide_on.rounds.E, wide_off.rounds.E),
-        on: wide_on,
-        off: wide_off,
-    };
+    let wide = arms(runs, |arm| format!("grouping-json-{arm}-wide"), bounds.json);
     let of = meta["open_loop_of"].as_f64();
     let levels: Vec<u64> = meta["open_loop_levels_percent"]
         .as_array()
@@ -189,11 +172,11 @@ pub fn grouping(runs: &Runs, meta: &Value, bounds: &ByShape<Option<f64>>) -> Opt
             }
         })
         .collect();
-    let latency_at = |arm: &str, percent: u64, field: &str| {
-        median_latency(&open_loops(runs, arm, percent))[field].as_f64()
-    };
-    let (p50_on, p50_off) = (latency_at("on", 10, "p50"), latency_at("off", 10, "p50"));
-    let p99_on = latency_at("on", 50, "p99");
+    let latency_at = |percent: u64| latency.iter().find(|level| level.percent == percent);
+    let (p50_on, p50_off) = latency_at(10).map_or((None, None), |level| {
+        (level.on["p50"].as_f64(), level.off["p50"].as_f64())
+    });
+    let p99_on = latency_at(50).and_then(|level| level.on["p99"].as_f64());
     let every_run: Vec<&Value> = runs
         .iter()
         .filter(|(name, _)| name.starts_with("grouping-") && !name.contains('.'))
@@ -217,6 +200,7 @@ pub fn grouping(runs: &Runs, meta: &Value, bounds: &ByShape<Option<f64>>) -> Opt
         runs: meta["runs"].clone(),
         shapes,
         wide,
+        wide_concurrency: meta["wide_concurrency"].clone(),
         latency,
         targets,
     })

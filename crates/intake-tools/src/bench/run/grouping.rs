@@ -1,9 +1,8 @@
 //! The grouping section: E of each shape with front.group_publish on and off (fresh
 //! processes, rotating order), JSON's also at twice the concurrency, the broker's CPU per
-//! upload, and JSON accept latency at 10%,
-//! 50% and 90% of E without grouping (the same offered load for both arms, in as many
-//! rounds as the closed loops, arms alternating). A front that
-//! does not know the setting (its configuration refuses unknown keys) runs both arms without
+//! upload, and JSON accept latency at 10%, 50% and 90% of E without grouping (the same
+//! offered load for both arms, in as many rounds as the closed loops, arms alternating). A
+//! front that does not know the setting (its configuration refuses unknown keys) runs both arms without
 //! it: an A/A comparison, which the report marks.
 
 use std::process::Stdio;

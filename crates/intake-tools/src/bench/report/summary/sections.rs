@@ -64,6 +64,23 @@ pub fn scale(x: &Value, out: &mut Vec<String>) {
     ));
 }
 
+/// One row of the grouping table: both arms of one closed loop.
+fn arms_row(title: &str, arms: &Value) -> String {
+    let (on, off) = (&arms["on"], &arms["off"]);
+    format!(
+        "| {title} | {} | {} | {} | {} / {} | {} / {} | {} / {} |",
+        e_with_runs(on),
+        e_with_runs(off),
+        percent(&arms["E_on_over_off"]),
+        percent(&on["E_over_B"]),
+        percent(&off["E_over_B"]),
+        figure(&on["rabbitmq_us_per_upload"]),
+        figure(&off["rabbitmq_us_per_upload"]),
+        verified(on),
+        verified(off)
+    )
+}
+
 pub fn grouping(x: &Value, out: &mut Vec<String>) {
     let g = &x["grouping"];
     if g.is_null() {
@@ -99,35 +116,11 @@ pub fn grouping(x: &Value, out: &mut Vec<String>) {
         ("urlencoded", "form"),
         ("multipart 100 KB", "multipart"),
     ] {
-        let (on, off) = (&g["shapes"][key]["on"], &g["shapes"][key]["off"]);
-        out.push(format!(
-            "| {title} | {} | {} | {} | {} / {} | {} / {} | {} / {} |",
-            e_with_runs(on),
-            e_with_runs(off),
-            percent(&g["shapes"][key]["E_on_over_off"]),
-            percent(&on["E_over_B"]),
-            percent(&off["E_over_B"]),
-            figure(&on["rabbitmq_us_per_upload"]),
-            figure(&off["rabbitmq_us_per_upload"]),
-            verified(on),
-            verified(off)
-        ));
+        out.push(arms_row(title, &g["shapes"][key]));
     }
-    let wide = &g["wide"];
-    if !wide["on"]["E"].is_null() || !wide["off"]["E"].is_null() {
-        out.push(format!(
-            "| 1 KB JSON, closed loop {} | {} | {} | {} | {} / {} | {} / {} | {} / {} |",
-            show(&wide["concurrency"]),
-            e_with_runs(&wide["on"]),
-            e_with_runs(&wide["off"]),
-            percent(&wide["E_on_over_off"]),
-            percent(&wide["on"]["E_over_B"]),
-            percent(&wide["off"]["E_over_B"]),
-            figure(&wide["on"]["rabbitmq_us_per_upload"]),
-            figure(&wide["off"]["rabbitmq_us_per_upload"]),
-            verified(&wide["on"]),
-            verified(&wide["off"])
-        ));
+    if !g["wide"]["on"]["E"].is_null() || !g["wide"]["off"]["E"].is_null() {
+        let title = format!("1 KB JSON, closed loop {}", show(&g["wide_concurrency"]));
+        out.push(arms_row(&title, &g["wide"]));
     }
     let rounds = list(&g["latency"])
         .first()
