@@ -145,9 +145,10 @@ pub struct FrontConfig {
     /// drops it once encoded and reads it back after the confirm, to hold it once less.
     #[serde(default = "group::alone_bytes")]
     pub group_alone_bytes: usize,
-    /// Messages of one partition that may await their confirm before its uploads gather
-    /// while they go one by one; divided by the size of its last message, so a loaded front
-    /// keeps one a partition. Below it an upload goes at once: a quiet front adds no wait.
+    /// Uploads that may await their confirm, over all partitions, while uploads still go one
+    /// by one: a quiet front adds no wait. Past it, an upload gathers behind its partition's
+    /// message in flight (a partition with none sends at once), so a loaded front keeps about
+    /// one message a partition in flight and its groups large.
     #[serde(default = "group::in_flight")]
     pub group_in_flight: usize,
 }

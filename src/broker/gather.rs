@@ -1,18 +1,18 @@
 //! Which uploads travel together: the rules of group publishing, apart from the broker so
 //! that they can be checked alone.
 //!
-//! Uploads gather per routing key (a group never mixes partitions), and each key has its own
-//! window: while fewer of its messages than the window await the broker, an upload goes at
-//! once — a quiet front adds no wait. Once the window is full, uploads gather, and an answer
-//! sends what gathered. The window narrows as groups grow: it is `in_flight` divided by the
-//! size of the key's last message (at least 1). A front sending uploads one by one keeps
-//! `in_flight` messages going, so that an upload rarely waits for another's confirm; a
-//! loaded front, whose groups are large, keeps one a key, so that its groups stay large and
-//! the broker's cost per upload low. Keys do not wait for each other: each partition's queue
-//! commits on its own, so an upload waits for at most its own queue's message in flight,
-//! however many partitions the front serves. A group that is full (by count or bytes) goes
-//! at once, window or not. A large upload (a file) always goes alone: it would make a group
-//! large without saving anything, and must not wait behind one.
+//! Uploads gather per routing key (a group never mixes partitions). A key with nothing
+//! awaiting the broker sends an upload at once, and so does any key while the front as a
+//! whole has fewer than `in_flight` uploads awaiting it — a quiet front adds no wait, and a
+//! lightly loaded one sends uploads one by one. Past that, an upload gathers behind its own
+//! key's message in flight, and the answer to that message sends what gathered. So a loaded
+//! front keeps about one message a key in flight, its groups stay large and the broker's
+//! cost per upload low: single uploads cannot slip past a large group in flight, each of
+//! them a message the broker commits on its own. Keys do not wait for each other: each
+//! partition's queue commits on its own, so an upload waits for at most its own queue's
+//! message in flight, however many partitions the front serves. A group that is full (by
+//! count or bytes) goes at once. A large upload (a file) always goes alone: it would make a
+//! group large without saving anything, and must not wait behind one.
 
 /// How large a group may grow, and how eagerly a partial one goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,8 +23,8 @@ pub struct GroupLimits {
     pub max_bytes: usize,
     /// An upload whose body is larger goes alone, at once.
     pub alone_bytes: usize,
-    /// Messages of a routing key that may await the broker before its uploads gather, while
-    /// uploads go one by one (at least 1; divided by the size of the key's last message).
+    /// Uploads the front may have awaiting the broker, over every key, while uploads still
+    /// go one by one; past it they gather (a key with nothing in flight sends anyway).
     pub in_flight: usize,
 }
 
@@ -32,20 +32,20 @@ pub struct GroupLimits {
 /// plain single message).
 pub type Outgoing<T> = (u16, Vec<T>);
 
-/// Every routing key's gathering group and messages awaiting the broker.
+/// Every routing key's gathering group and uploads awaiting the broker.
 #[derive(Debug)]
 pub struct Lanes<T> {
     lanes: Vec<Lane<T>>,
+    /// Uploads in messages awaiting the broker, over every key.
+    in_flight: usize,
 }
 
 #[derive(Debug)]
 struct Lane<T> {
     items: Vec<T>,
     bytes: usize,
-    /// The key's messages awaiting the broker.
+    /// Uploads of the key in messages awaiting the broker.
     in_flight: usize,
-    /// Uploads in the key's last message, which narrows its window.
-    last_size: usize,
 }
 
 impl<T> Lanes<T> {
@@ -57,9 +57,9 @@ impl<T> Lanes<T> {
                     items: Vec::new(),
                     bytes: 0,
                     in_flight: 0,
-                    last_size: 1,
                 })
                 .collect(),
+            in_flight: 0,
         }
     }
 
@@ -78,28 +78,40 @@ impl<T> Lanes<T> {
         };
         if size > limits.alone_bytes {
             lane.in_flight += 1;
+            self.in_flight += 1;
             return vec![(key, vec![item])];
         }
         let mut now = Vec::new();
         // Sent before it would grow past the byte limit, so no group is larger than that.
         if !lane.items.is_empty() && lane.bytes.saturating_add(size) > limits.max_bytes {
-            now.push((key, lane.send()));
+            let items = lane.send();
+            self.in_flight += items.len();
+            now.push((key, items));
         }
         lane.items.push(item);
         lane.bytes = lane.bytes.saturating_add(size);
         let full = lane.items.len() >= limits.max_uploads || lane.bytes >= limits.max_bytes;
-        if full || lane.has_room(limits) {
-            now.push((key, lane.send()));
+        if full || lane.has_room(self.in_flight, limits) {
+            let items = lane.send();
+            self.in_flight += items.len();
+            now.push((key, items));
         }
         now
     }
 
-    /// A message of partition `key` was answered, confirmed or not: what gathered meanwhile
-    /// for that key, when it now fits the window, to publish now (then in flight).
-    pub fn done(&mut self, key: u16, limits: &GroupLimits) -> Option<Outgoing<T>> {
+    /// A message of `uploads` uploads of partition `key` was answered, confirmed or not:
+    /// what gathered meanwhile for that key, when it may now go, to publish now (then in
+    /// flight).
+    pub fn done(&mut self, key: u16, uploads: usize, limits: &GroupLimits) -> Option<Outgoing<T>> {
         let lane = self.lanes.get_mut(usize::from(key))?;
-        lane.in_flight = lane.in_flight.saturating_sub(1);
-        (!lane.items.is_empty() && lane.has_room(limits)).then(|| (key, lane.send()))
+        lane.in_flight = lane.in_flight.saturating_sub(uploads);
+        self.in_flight = self.in_flight.saturating_sub(uploads);
+        if lane.items.is_empty() || !lane.has_room(self.in_flight, limits) {
+            return None;
+        }
+        let items = lane.send();
+        self.in_flight += items.len();
+        Some((key, items))
     }
 
     /// How many routing keys have a lane: keys `0..keys()`.
@@ -107,24 +119,24 @@ impl<T> Lanes<T> {
         u16::try_from(self.lanes.len()).unwrap_or(u16::MAX)
     }
 
-    /// Messages awaiting the broker, over every key.
+    /// Uploads awaiting the broker, over every key.
     #[cfg(test)]
     pub fn in_flight(&self) -> usize {
-        self.lanes.iter().map(|lane| lane.in_flight).sum()
+        self.in_flight
     }
 }
 
 impl<T> Lane<T> {
-    /// Whether fewer messages than the window await the broker: narrower as groups grow.
-    fn has_room(&self, limits: &GroupLimits) -> bool {
-        self.in_flight < limits.in_flight.max(1).div_ceil(self.last_size.max(1))
+    /// Whether a message may go now: the key has nothing awaiting the broker, or the
+    /// front as a whole has fewer uploads than `limits.in_flight` awaiting it.
+    fn has_room(&self, total_in_flight: usize, limits: &GroupLimits) -> bool {
+        self.in_flight == 0 || total_in_flight < limits.in_flight
     }
 
     /// The gathered group, now in flight.
     fn send(&mut self) -> Vec<T> {
         self.bytes = 0;
-        self.in_flight += 1;
-        self.last_size = self.items.len();
+        self.in_flight += self.items.len();
         std::mem::take(&mut self.items)
     }
 }

@@ -12,8 +12,9 @@ fn offer(lanes: &mut Lanes<u32>, item: u32, size: usize) -> Vec<Vec<u32>> {
     messages(lanes.offer(0, item, size, &LIMITS))
 }
 
-fn done(lanes: &mut Lanes<u32>) -> Vec<Vec<u32>> {
-    messages(lanes.done(0, &LIMITS).into_iter().collect())
+/// The answer to a message of `uploads` uploads of key 0.
+fn done(lanes: &mut Lanes<u32>, uploads: usize) -> Vec<Vec<u32>> {
+    messages(lanes.done(0, uploads, &LIMITS).into_iter().collect())
 }
 
 fn messages(outgoing: Vec<Outgoing<u32>>) -> Vec<Vec<u32>> {
@@ -25,29 +26,29 @@ fn an_idle_front_publishes_at_once_alone() {
     let mut lanes = Lanes::new(1);
     assert_eq!(offer(&mut lanes, 1, 10), vec![vec![1]]);
     assert_eq!(lanes.in_flight(), 1);
-    assert!(done(&mut lanes).is_empty());
+    assert!(done(&mut lanes, 1).is_empty());
     assert_eq!(lanes.in_flight(), 0);
     // Idle again: the next one goes at once too.
     assert_eq!(offer(&mut lanes, 2, 10), vec![vec![2]]);
 }
 
 #[test]
-fn uploads_gather_while_the_window_is_full_and_go_when_a_message_is_answered() {
+fn uploads_gather_behind_a_message_in_flight_and_go_when_it_is_answered() {
     let mut lanes = Lanes::new(1);
     assert_eq!(offer(&mut lanes, 1, 10), vec![vec![1]]);
     assert!(offer(&mut lanes, 2, 10).is_empty());
     assert!(offer(&mut lanes, 3, 10).is_empty());
-    assert_eq!(done(&mut lanes), vec![vec![2, 3]]);
-    assert_eq!(lanes.in_flight(), 1);
+    assert_eq!(done(&mut lanes, 1), vec![vec![2, 3]]);
+    assert_eq!(lanes.in_flight(), 2);
     // A group of one: still a message of one upload, once the group before is answered.
     assert!(offer(&mut lanes, 4, 10).is_empty());
-    assert_eq!(done(&mut lanes), vec![vec![4]]);
-    assert!(done(&mut lanes).is_empty());
+    assert_eq!(done(&mut lanes, 2), vec![vec![4]]);
+    assert!(done(&mut lanes, 1).is_empty());
     assert_eq!(lanes.in_flight(), 0);
 }
 
 #[test]
-fn with_a_window_of_two_a_second_upload_goes_at_once_and_a_third_gathers() {
+fn with_room_for_two_uploads_a_second_goes_at_once_and_a_third_gathers() {
     let limits = GroupLimits {
         in_flight: 2,
         ..LIMITS
@@ -59,16 +60,16 @@ fn with_a_window_of_two_a_second_upload_goes_at_once_and_a_third_gathers() {
     assert!(lanes.offer(0, 4, 10, &limits).is_empty());
     // Either answer sends what gathered.
     assert_eq!(
-        messages(lanes.done(0, &limits).into_iter().collect()),
+        messages(lanes.done(0, 1, &limits).into_iter().collect()),
         vec![vec![3, 4]]
     );
-    assert_eq!(lanes.in_flight(), 2);
-    // A group of two narrows the window to one: with one in flight, the next gathers.
-    assert!(lanes.done(0, &limits).is_none());
+    assert_eq!(lanes.in_flight(), 3);
+    // Two uploads still in flight: the next gathers.
+    assert!(lanes.done(0, 1, &limits).is_none());
     assert!(lanes.offer(0, 5, 10, &limits).is_empty());
-    // Sent alone, it widens the window again: the next upload goes at once.
+    // Sent alone, it leaves room again: the next upload goes at once.
     assert_eq!(
-        messages(lanes.done(0, &limits).into_iter().collect()),
+        messages(lanes.done(0, 2, &limits).into_iter().collect()),
         vec![vec![5]]
     );
     assert_eq!(messages(lanes.offer(0, 6, 10, &limits)), vec![vec![6]]);
@@ -76,7 +77,7 @@ fn with_a_window_of_two_a_second_upload_goes_at_once_and_a_third_gathers() {
 }
 
 #[test]
-fn the_window_narrows_to_one_as_groups_grow() {
+fn a_large_group_in_flight_holds_single_uploads_back() {
     let limits = GroupLimits {
         max_uploads: 10,
         in_flight: 4,
@@ -93,56 +94,73 @@ fn the_window_narrows_to_one_as_groups_grow() {
         assert!(lanes.offer(0, item, 10, &limits).is_empty());
     }
     assert_eq!(
-        messages(lanes.done(0, &limits).into_iter().collect()),
+        messages(lanes.done(0, 1, &limits).into_iter().collect()),
         vec![vec![5, 6, 7, 8, 9]]
     );
-    // 4 in flight, the window 4 / 5 rounded up = 1: answers send nothing until one is left.
+    // 8 uploads in flight: the singles' answers send nothing while the group is out.
     for item in 10..=12 {
         assert!(lanes.offer(0, item, 10, &limits).is_empty());
     }
-    assert!(lanes.done(0, &limits).is_none());
-    assert!(lanes.done(0, &limits).is_none());
-    assert!(lanes.done(0, &limits).is_none());
+    for _ in 0..3 {
+        assert!(lanes.done(0, 1, &limits).is_none());
+    }
     assert_eq!(
-        messages(lanes.done(0, &limits).into_iter().collect()),
+        messages(lanes.done(0, 5, &limits).into_iter().collect()),
         vec![vec![10, 11, 12]]
     );
-    assert_eq!(lanes.in_flight(), 1);
+    assert_eq!(lanes.in_flight(), 3);
 }
 
 #[test]
-fn each_key_has_its_own_window() {
+fn a_key_with_nothing_in_flight_sends_at_once() {
     let mut lanes = Lanes::new(3);
     assert_eq!(lanes.keys(), 3);
     assert_eq!(lanes.offer(2, 1, 10, &LIMITS), vec![(2, vec![1])]);
-    // Key 2's window is full; keys 0 and 1 are idle and go at once.
+    // The front's room is used up, but keys 0 and 1 have nothing in flight: they go at once.
     assert_eq!(lanes.offer(1, 2, 10, &LIMITS), vec![(1, vec![2])]);
     assert_eq!(lanes.offer(0, 3, 10, &LIMITS), vec![(0, vec![3])]);
     // Now every key gathers, each apart, and an answer sends only its own key's group.
     assert!(lanes.offer(1, 4, 10, &LIMITS).is_empty());
     assert!(lanes.offer(2, 5, 10, &LIMITS).is_empty());
     assert!(lanes.offer(1, 6, 10, &LIMITS).is_empty());
-    assert!(lanes.done(0, &LIMITS).is_none());
-    assert_eq!(lanes.done(1, &LIMITS), Some((1, vec![4, 6])));
-    assert_eq!(lanes.done(2, &LIMITS), Some((2, vec![5])));
-    assert!(lanes.done(1, &LIMITS).is_none());
-    assert!(lanes.done(2, &LIMITS).is_none());
+    assert!(lanes.done(0, 1, &LIMITS).is_none());
+    assert_eq!(lanes.done(1, 1, &LIMITS), Some((1, vec![4, 6])));
+    assert_eq!(lanes.done(2, 1, &LIMITS), Some((2, vec![5])));
+    assert!(lanes.done(1, 2, &LIMITS).is_none());
+    assert!(lanes.done(2, 1, &LIMITS).is_none());
     assert_eq!(lanes.in_flight(), 0);
 }
 
 #[test]
-fn a_full_group_goes_at_once_past_the_window() {
+fn the_room_for_single_uploads_is_shared_by_the_keys() {
+    let limits = GroupLimits {
+        in_flight: 2,
+        ..LIMITS
+    };
+    let mut lanes = Lanes::new(2);
+    assert_eq!(lanes.offer(0, 1, 10, &limits), vec![(0, vec![1])]);
+    assert_eq!(lanes.offer(1, 2, 10, &limits), vec![(1, vec![2])]);
+    // Two in flight over both keys: each key's next upload gathers behind its own.
+    assert!(lanes.offer(0, 3, 10, &limits).is_empty());
+    assert!(lanes.offer(1, 4, 10, &limits).is_empty());
+    assert_eq!(lanes.done(1, 1, &limits), Some((1, vec![4])));
+    assert_eq!(lanes.done(0, 1, &limits), Some((0, vec![3])));
+    assert_eq!(lanes.in_flight(), 2);
+}
+
+#[test]
+fn a_full_group_goes_at_once() {
     let mut lanes = Lanes::new(1);
     offer(&mut lanes, 1, 10);
     assert!(offer(&mut lanes, 2, 10).is_empty());
     assert!(offer(&mut lanes, 3, 10).is_empty());
     assert_eq!(offer(&mut lanes, 4, 10), vec![vec![2, 3, 4]]);
-    assert_eq!(lanes.in_flight(), 2);
+    assert_eq!(lanes.in_flight(), 4);
     assert!(offer(&mut lanes, 5, 10).is_empty());
-    // The first answer leaves the window full (2 in flight, window 1): nothing goes yet.
-    assert!(done(&mut lanes).is_empty());
-    assert_eq!(done(&mut lanes), vec![vec![5]]);
-    assert!(done(&mut lanes).is_empty());
+    // The first answer leaves the group in flight: nothing goes yet.
+    assert!(done(&mut lanes, 1).is_empty());
+    assert_eq!(done(&mut lanes, 3), vec![vec![5]]);
+    assert!(done(&mut lanes, 1).is_empty());
     assert_eq!(lanes.in_flight(), 0);
 }
 
@@ -154,8 +172,8 @@ fn a_group_never_grows_past_the_byte_limit() {
     assert!(offer(&mut lanes, 3, 400).is_empty());
     // 1,200 bytes would pass the limit: the 800 gathered go, the new one starts a group.
     assert_eq!(offer(&mut lanes, 4, 400), vec![vec![2, 3]]);
-    assert!(done(&mut lanes).is_empty());
-    assert_eq!(done(&mut lanes), vec![vec![4]]);
+    assert!(done(&mut lanes, 1).is_empty());
+    assert_eq!(done(&mut lanes, 2), vec![vec![4]]);
     // Reaching the limit exactly sends at once.
     let limits = GroupLimits {
         max_bytes: 800,
@@ -172,10 +190,10 @@ fn a_large_upload_goes_alone_and_at_once() {
     assert!(offer(&mut lanes, 2, 10).is_empty());
     assert_eq!(offer(&mut lanes, 3, 401), vec![vec![3]]);
     assert_eq!(lanes.in_flight(), 2);
-    assert!(done(&mut lanes).is_empty());
-    // Once the window has room, the group goes.
-    assert_eq!(done(&mut lanes), vec![vec![2]]);
-    assert!(done(&mut lanes).is_empty());
+    assert!(done(&mut lanes, 1).is_empty());
+    // Once nothing of the key is in flight, the group goes.
+    assert_eq!(done(&mut lanes, 1), vec![vec![2]]);
+    assert!(done(&mut lanes, 1).is_empty());
     assert_eq!(lanes.in_flight(), 0);
 }
 
@@ -191,14 +209,14 @@ fn every_upload_offered_is_sent_exactly_once_to_its_key() {
     let key_of = |item: u32| u16::try_from(item * 7 % 3).unwrap_or(0);
     let mut lanes = Lanes::new(keys);
     let mut sent = Vec::new();
-    // Messages in flight, oldest first, by key.
-    let mut pending: std::collections::VecDeque<u16> = std::collections::VecDeque::new();
+    // Messages in flight, oldest first: their key and size.
+    let mut pending: std::collections::VecDeque<(u16, usize)> = std::collections::VecDeque::new();
     let mut record = |outgoing: Vec<Outgoing<u32>>,
-                      pending: &mut std::collections::VecDeque<u16>| {
+                      pending: &mut std::collections::VecDeque<(u16, usize)>| {
         for (key, message) in outgoing {
             assert!(message.len() <= limits.max_uploads);
             assert!(message.iter().all(|item| key_of(*item) == key));
-            pending.push_back(key);
+            pending.push_back((key, message.len()));
             sent.extend(message);
         }
     };
@@ -207,13 +225,19 @@ fn every_upload_offered_is_sent_exactly_once_to_its_key() {
         record(lanes.offer(key_of(item), item, size, &limits), &mut pending);
         // Answer one message in three.
         if item % 3 == 0
-            && let Some(key) = pending.pop_front()
+            && let Some((key, uploads)) = pending.pop_front()
         {
-            record(lanes.done(key, &limits).into_iter().collect(), &mut pending);
+            record(
+                lanes.done(key, uploads, &limits).into_iter().collect(),
+                &mut pending,
+            );
         }
     }
-    while let Some(key) = pending.pop_front() {
-        record(lanes.done(key, &limits).into_iter().collect(), &mut pending);
+    while let Some((key, uploads)) = pending.pop_front() {
+        record(
+            lanes.done(key, uploads, &limits).into_iter().collect(),
+            &mut pending,
+        );
     }
     assert_eq!(lanes.in_flight(), 0);
     sent.sort_unstable();

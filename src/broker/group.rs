@@ -77,8 +77,8 @@ impl Groups {
         Ok(alone)
     }
 
-    fn done(&self, partition: u16) -> Option<Outgoing<Member>> {
-        self.lock().done(partition, &self.limits)
+    fn done(&self, partition: u16, uploads: usize) -> Option<Outgoing<Member>> {
+        self.lock().done(partition, uploads, &self.limits)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Lanes<Member>> {
@@ -133,7 +133,7 @@ impl Drop for Flight {
         let next = self
             .publisher
             .groups()
-            .and_then(|groups| groups.done(self.key));
+            .and_then(|groups| groups.done(self.key, 1));
         // No runtime: the front is shutting down, and nothing more will be published.
         if let (Some(next), Ok(runtime)) = (next, tokio::runtime::Handle::try_current()) {
             drop(runtime.spawn(drive(Arc::clone(&self.publisher), next)));
@@ -148,6 +148,7 @@ async fn drive(publisher: Arc<Publisher>, outgoing: Outgoing<Member>) {
     loop {
         let routing = routing_key(key);
         let result = send(&publisher, &routing, &mut message).await;
+        let uploads = message.len();
         for member in message {
             // Its request may be gone (the client hung up): nobody to tell.
             let _gone = member.answer.send(result.clone());
@@ -155,7 +156,7 @@ async fn drive(publisher: Arc<Publisher>, outgoing: Outgoing<Member>) {
         let Some(groups) = publisher.groups() else {
             return;
         };
-        let Some(next) = groups.done(key) else {
+        let Some(next) = groups.done(key, uploads) else {
             return;
         };
         (key, message) = next;

@@ -133,7 +133,7 @@ async fn uploads_that_arrive_while_a_publish_is_in_flight_land_as_one_group() {
 }
 
 #[tokio::test]
-async fn below_the_in_flight_window_an_upload_goes_at_once_and_past_it_uploads_gather() {
+async fn below_group_in_flight_uploads_go_at_once_and_past_it_they_gather() {
     let (proxy, app) = front(|config| config.front.group_in_flight = 2).await;
     let gathered: Vec<_> = (0..4).map(|i| session(&format!("w-{i}"))).collect();
     let ids = held_many_then(&proxy, &app, 2, &gathered).await;
