@@ -32,6 +32,17 @@ pub struct GroupLimits {
 /// plain single message).
 pub type Outgoing<T> = (u16, Vec<T>);
 
+/// What one offer sends now.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Offered<T> {
+    /// The offered upload, when it goes at once in a message of its own: its key had
+    /// room, or it is large.
+    pub alone: Option<Outgoing<T>>,
+    /// Groups that go now: the offered upload's own once it filled it, or the one gathered
+    /// before it when it would have grown past the byte limit.
+    pub groups: Vec<Outgoing<T>>,
+}
+
 /// Every routing key's gathering group and uploads awaiting the broker.
 #[derive(Debug)]
 pub struct Lanes<T> {
@@ -63,30 +74,32 @@ impl<T> Lanes<T> {
         }
     }
 
-    /// An upload of `size` bytes arrives for partition `key`: the messages to publish now.
-    /// Each counts as in flight until [`Self::done`] for its key. A partition out of range
-    /// goes alone, uncounted.
+    /// An upload of `size` bytes arrives for partition `key`: the messages to publish now
+    /// (none for a partition out of range). Each counts as in flight until [`Self::done`]
+    /// for its key.
     pub fn offer(
         &mut self,
         key: u16,
         item: T,
         size: usize,
         limits: &GroupLimits,
-    ) -> Vec<Outgoing<T>> {
-        let Some(lane) = self.lanes.get_mut(usize::from(key)) else {
-            return vec![(key, vec![item])];
+    ) -> Option<Offered<T>> {
+        let lane = self.lanes.get_mut(usize::from(key))?;
+        let mut offered = Offered {
+            alone: None,
+            groups: Vec::new(),
         };
         if size > limits.alone_bytes {
             lane.in_flight += 1;
             self.in_flight += 1;
-            return vec![(key, vec![item])];
+            offered.alone = Some((key, vec![item]));
+            return Some(offered);
         }
-        let mut now = Vec::new();
         // Sent before it would grow past the byte limit, so no group is larger than that.
         if !lane.items.is_empty() && lane.bytes.saturating_add(size) > limits.max_bytes {
             let items = lane.send();
             self.in_flight += items.len();
-            now.push((key, items));
+            offered.groups.push((key, items));
         }
         lane.items.push(item);
         lane.bytes = lane.bytes.saturating_add(size);
@@ -94,9 +107,14 @@ impl<T> Lanes<T> {
         if full || lane.has_room(self.in_flight, limits) {
             let items = lane.send();
             self.in_flight += items.len();
-            now.push((key, items));
+            // A lane of one upload holds only the one just offered.
+            if items.len() == 1 {
+                offered.alone = Some((key, items));
+            } else {
+                offered.groups.push((key, items));
+            }
         }
-        now
+        Some(offered)
     }
 
     /// A message of `uploads` uploads of partition `key` was answered, confirmed or not:
@@ -112,11 +130,6 @@ impl<T> Lanes<T> {
         let items = lane.send();
         self.in_flight += items.len();
         Some((key, items))
-    }
-
-    /// How many routing keys have a lane: keys `0..keys()`.
-    pub fn keys(&self) -> u16 {
-        u16::try_from(self.lanes.len()).unwrap_or(u16::MAX)
     }
 
     /// Uploads awaiting the broker, over every key.

@@ -9,12 +9,19 @@ const LIMITS: GroupLimits = GroupLimits {
 
 /// One key's messages, for the cases where only one key is in play.
 fn offer(lanes: &mut Lanes<u32>, item: u32, size: usize) -> Vec<Vec<u32>> {
-    messages(lanes.offer(0, item, size, &LIMITS))
+    messages(sent(lanes.offer(0, item, size, &LIMITS)))
 }
 
 /// The answer to a message of `uploads` uploads of key 0.
 fn done(lanes: &mut Lanes<u32>, uploads: usize) -> Vec<Vec<u32>> {
     messages(lanes.done(0, uploads, &LIMITS).into_iter().collect())
+}
+
+/// Every message an offer sends now, the offered upload's own last.
+fn sent(offered: Option<Offered<u32>>) -> Vec<Outgoing<u32>> {
+    offered
+        .map(|offered| offered.groups.into_iter().chain(offered.alone).collect())
+        .unwrap_or_default()
 }
 
 fn messages(outgoing: Vec<Outgoing<u32>>) -> Vec<Vec<u32>> {
@@ -30,6 +37,42 @@ fn an_idle_front_publishes_at_once_alone() {
     assert_eq!(lanes.in_flight(), 0);
     // Idle again: the next one goes at once too.
     assert_eq!(offer(&mut lanes, 2, 10), vec![vec![2]]);
+}
+
+#[test]
+fn the_offer_says_when_the_offered_upload_goes_alone() {
+    let mut lanes = Lanes::new(1);
+    let offered = |alone: Option<Vec<u32>>, groups: Vec<Vec<u32>>| {
+        Some(Offered {
+            alone: alone.map(|items| (0, items)),
+            groups: groups.into_iter().map(|items| (0, items)).collect(),
+        })
+    };
+    assert_eq!(
+        lanes.offer(0, 1, 10, &LIMITS),
+        offered(Some(vec![1]), vec![])
+    );
+    assert_eq!(lanes.offer(0, 2, 10, &LIMITS), offered(None, vec![]));
+    assert_eq!(lanes.offer(0, 3, 10, &LIMITS), offered(None, vec![]));
+    // The upload that fills a group goes in it, not alone.
+    assert_eq!(
+        lanes.offer(0, 4, 10, &LIMITS),
+        offered(None, vec![vec![2, 3, 4]])
+    );
+    assert_eq!(
+        lanes.offer(0, 5, 401, &LIMITS),
+        offered(Some(vec![5]), vec![])
+    );
+    assert_eq!(lanes.offer(0, 6, 390, &LIMITS), offered(None, vec![]));
+    assert_eq!(lanes.offer(0, 7, 390, &LIMITS), offered(None, vec![]));
+    // Pushed past the byte limit: the group before it goes, the upload gathers.
+    assert_eq!(
+        lanes.offer(0, 8, 390, &LIMITS),
+        offered(None, vec![vec![6, 7]])
+    );
+    // A partition out of range is refused, and nothing is counted.
+    assert_eq!(lanes.offer(1, 9, 10, &LIMITS), None);
+    assert_eq!(lanes.in_flight(), 7);
 }
 
 #[test]
@@ -54,10 +97,16 @@ fn with_room_for_two_uploads_a_second_goes_at_once_and_a_third_gathers() {
         ..LIMITS
     };
     let mut lanes = Lanes::new(1);
-    assert_eq!(messages(lanes.offer(0, 1, 10, &limits)), vec![vec![1]]);
-    assert_eq!(messages(lanes.offer(0, 2, 10, &limits)), vec![vec![2]]);
-    assert!(lanes.offer(0, 3, 10, &limits).is_empty());
-    assert!(lanes.offer(0, 4, 10, &limits).is_empty());
+    assert_eq!(
+        messages(sent(lanes.offer(0, 1, 10, &limits))),
+        vec![vec![1]]
+    );
+    assert_eq!(
+        messages(sent(lanes.offer(0, 2, 10, &limits))),
+        vec![vec![2]]
+    );
+    assert!(sent(lanes.offer(0, 3, 10, &limits)).is_empty());
+    assert!(sent(lanes.offer(0, 4, 10, &limits)).is_empty());
     // Either answer sends what gathered.
     assert_eq!(
         messages(lanes.done(0, 1, &limits).into_iter().collect()),
@@ -66,13 +115,16 @@ fn with_room_for_two_uploads_a_second_goes_at_once_and_a_third_gathers() {
     assert_eq!(lanes.in_flight(), 3);
     // Two uploads still in flight: the next gathers.
     assert!(lanes.done(0, 1, &limits).is_none());
-    assert!(lanes.offer(0, 5, 10, &limits).is_empty());
+    assert!(sent(lanes.offer(0, 5, 10, &limits)).is_empty());
     // Sent alone, it leaves room again: the next upload goes at once.
     assert_eq!(
         messages(lanes.done(0, 2, &limits).into_iter().collect()),
         vec![vec![5]]
     );
-    assert_eq!(messages(lanes.offer(0, 6, 10, &limits)), vec![vec![6]]);
+    assert_eq!(
+        messages(sent(lanes.offer(0, 6, 10, &limits))),
+        vec![vec![6]]
+    );
     assert_eq!(lanes.in_flight(), 2);
 }
 
@@ -86,12 +138,12 @@ fn a_large_group_in_flight_holds_single_uploads_back() {
     let mut lanes = Lanes::new(1);
     for item in 1..=4 {
         assert_eq!(
-            messages(lanes.offer(0, item, 10, &limits)),
+            messages(sent(lanes.offer(0, item, 10, &limits))),
             vec![vec![item]]
         );
     }
     for item in 5..=9 {
-        assert!(lanes.offer(0, item, 10, &limits).is_empty());
+        assert!(sent(lanes.offer(0, item, 10, &limits)).is_empty());
     }
     assert_eq!(
         messages(lanes.done(0, 1, &limits).into_iter().collect()),
@@ -99,7 +151,7 @@ fn a_large_group_in_flight_holds_single_uploads_back() {
     );
     // 8 uploads in flight: the singles' answers send nothing while the group is out.
     for item in 10..=12 {
-        assert!(lanes.offer(0, item, 10, &limits).is_empty());
+        assert!(sent(lanes.offer(0, item, 10, &limits)).is_empty());
     }
     for _ in 0..3 {
         assert!(lanes.done(0, 1, &limits).is_none());
@@ -114,15 +166,14 @@ fn a_large_group_in_flight_holds_single_uploads_back() {
 #[test]
 fn a_key_with_nothing_in_flight_sends_at_once() {
     let mut lanes = Lanes::new(3);
-    assert_eq!(lanes.keys(), 3);
-    assert_eq!(lanes.offer(2, 1, 10, &LIMITS), vec![(2, vec![1])]);
+    assert_eq!(sent(lanes.offer(2, 1, 10, &LIMITS)), vec![(2, vec![1])]);
     // The front's room is used up, but keys 0 and 1 have nothing in flight: they go at once.
-    assert_eq!(lanes.offer(1, 2, 10, &LIMITS), vec![(1, vec![2])]);
-    assert_eq!(lanes.offer(0, 3, 10, &LIMITS), vec![(0, vec![3])]);
+    assert_eq!(sent(lanes.offer(1, 2, 10, &LIMITS)), vec![(1, vec![2])]);
+    assert_eq!(sent(lanes.offer(0, 3, 10, &LIMITS)), vec![(0, vec![3])]);
     // Now every key gathers, each apart, and an answer sends only its own key's group.
-    assert!(lanes.offer(1, 4, 10, &LIMITS).is_empty());
-    assert!(lanes.offer(2, 5, 10, &LIMITS).is_empty());
-    assert!(lanes.offer(1, 6, 10, &LIMITS).is_empty());
+    assert!(sent(lanes.offer(1, 4, 10, &LIMITS)).is_empty());
+    assert!(sent(lanes.offer(2, 5, 10, &LIMITS)).is_empty());
+    assert!(sent(lanes.offer(1, 6, 10, &LIMITS)).is_empty());
     assert!(lanes.done(0, 1, &LIMITS).is_none());
     assert_eq!(lanes.done(1, 1, &LIMITS), Some((1, vec![4, 6])));
     assert_eq!(lanes.done(2, 1, &LIMITS), Some((2, vec![5])));
@@ -138,11 +189,11 @@ fn the_room_for_single_uploads_is_shared_by_the_keys() {
         ..LIMITS
     };
     let mut lanes = Lanes::new(2);
-    assert_eq!(lanes.offer(0, 1, 10, &limits), vec![(0, vec![1])]);
-    assert_eq!(lanes.offer(1, 2, 10, &limits), vec![(1, vec![2])]);
+    assert_eq!(sent(lanes.offer(0, 1, 10, &limits)), vec![(0, vec![1])]);
+    assert_eq!(sent(lanes.offer(1, 2, 10, &limits)), vec![(1, vec![2])]);
     // Two in flight over both keys: each key's next upload gathers behind its own.
-    assert!(lanes.offer(0, 3, 10, &limits).is_empty());
-    assert!(lanes.offer(1, 4, 10, &limits).is_empty());
+    assert!(sent(lanes.offer(0, 3, 10, &limits)).is_empty());
+    assert!(sent(lanes.offer(1, 4, 10, &limits)).is_empty());
     assert_eq!(lanes.done(1, 1, &limits), Some((1, vec![4])));
     assert_eq!(lanes.done(0, 1, &limits), Some((0, vec![3])));
     assert_eq!(lanes.in_flight(), 2);
@@ -179,8 +230,11 @@ fn a_group_never_grows_past_the_byte_limit() {
         max_bytes: 800,
         ..LIMITS
     };
-    assert!(lanes.offer(0, 5, 400, &limits).is_empty());
-    assert_eq!(messages(lanes.offer(0, 6, 400, &limits)), vec![vec![5, 6]]);
+    assert!(sent(lanes.offer(0, 5, 400, &limits)).is_empty());
+    assert_eq!(
+        messages(sent(lanes.offer(0, 6, 400, &limits))),
+        vec![vec![5, 6]]
+    );
 }
 
 #[test]
@@ -208,7 +262,7 @@ fn every_upload_offered_is_sent_exactly_once_to_its_key() {
     let keys = 3;
     let key_of = |item: u32| u16::try_from(item * 7 % 3).unwrap_or(0);
     let mut lanes = Lanes::new(keys);
-    let mut sent = Vec::new();
+    let mut published = Vec::new();
     // Messages in flight, oldest first: their key and size.
     let mut pending: std::collections::VecDeque<(u16, usize)> = std::collections::VecDeque::new();
     let mut record = |outgoing: Vec<Outgoing<u32>>,
@@ -217,12 +271,20 @@ fn every_upload_offered_is_sent_exactly_once_to_its_key() {
             assert!(message.len() <= limits.max_uploads);
             assert!(message.iter().all(|item| key_of(*item) == key));
             pending.push_back((key, message.len()));
-            sent.extend(message);
+            published.extend(message);
         }
     };
     for item in 0..500_u32 {
         let size = usize::try_from(item * 37 % 150).unwrap_or(0);
-        record(lanes.offer(key_of(item), item, size, &limits), &mut pending);
+        let offered = lanes.offer(key_of(item), item, size, &limits);
+        if let Some(Offered {
+            alone: Some((_, message)),
+            ..
+        }) = &offered
+        {
+            assert_eq!(message, &vec![item]);
+        }
+        record(sent(offered), &mut pending);
         // Answer one message in three.
         if item % 3 == 0
             && let Some((key, uploads)) = pending.pop_front()
@@ -240,6 +302,6 @@ fn every_upload_offered_is_sent_exactly_once_to_its_key() {
         );
     }
     assert_eq!(lanes.in_flight(), 0);
-    sent.sort_unstable();
-    assert_eq!(sent, (0..500).collect::<Vec<_>>());
+    published.sort_unstable();
+    assert_eq!(published, (0..500).collect::<Vec<_>>());
 }

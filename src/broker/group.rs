@@ -5,7 +5,6 @@
 //! it, so durability per upload is unchanged: a nack, a lost connection or a late confirm
 //! fails every upload of the group.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
@@ -33,12 +32,7 @@ struct Member {
     /// When its publish call gives up.
     deadline: Instant,
     answer: oneshot::Sender<Result<(), PublishError>>,
-    /// Tells its request apart when its lane sends it alone at once.
-    ticket: u64,
 }
-
-/// Numbers uploads for [`Member::ticket`].
-static TICKETS: AtomicU64 = AtomicU64::new(0);
 
 impl Groups {
     pub(super) fn new(limits: GroupLimits, partitions: u16) -> Self {
@@ -57,24 +51,16 @@ impl Groups {
         member: Member,
     ) -> Result<Option<Outgoing<Member>>, PublishError> {
         let size = member.body.len();
-        let ticket = member.ticket;
-        let now = {
-            let mut lanes = self.lock();
-            if partition >= lanes.keys() {
-                return Err(PublishError::Unavailable);
-            }
-            lanes.offer(partition, member, size, &self.limits)
-        };
-        let mut alone = None;
-        for outgoing in now {
-            match outgoing.1.as_slice() {
-                [single] if single.ticket == ticket => alone = Some(outgoing),
-                // A task of its own: the lanes must hear the answer even if the request
-                // that started the publish is dropped (a client that hung up).
-                _ => drop(tokio::spawn(drive(Arc::clone(publisher), outgoing))),
-            }
+        let offered = self
+            .lock()
+            .offer(partition, member, size, &self.limits)
+            .ok_or(PublishError::Unavailable)?;
+        for group in offered.groups {
+            // A task of its own: the lanes must hear the answer even if the request that
+            // started the publish is dropped (a client that hung up).
+            drop(tokio::spawn(drive(Arc::clone(publisher), group)));
         }
-        Ok(alone)
+        Ok(offered.alone)
     }
 
     fn done(&self, partition: u16, uploads: usize) -> Option<Outgoing<Member>> {
@@ -103,7 +89,6 @@ pub(super) async fn publish(
         properties: envelope.properties(),
         deadline,
         answer,
-        ticket: TICKETS.fetch_add(1, Ordering::Relaxed),
     };
     if let Some((key, mut alone)) = groups.offer(publisher, partition, member)? {
         // Alone and at once (a quiet lane, or a file): published from this request, which
