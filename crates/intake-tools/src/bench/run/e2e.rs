@@ -71,7 +71,7 @@ impl Bench {
                 "E[{}]: closed loop {conc}, {secs} s, --verify (round {round} of {e_runs})",
                 shape.name
             ));
-            let mut extra = self.closed_args();
+            let mut extra = self.closed_args(conc);
             extra.extend(args(shape.args));
             let name = format!("e2e-{}-closed-r{round}", shape.name);
             self.loadgen(&name, FRONT_PORT, &extra).await?;
@@ -98,7 +98,7 @@ impl Bench {
             "E[{name}]: closed loop {conc}, {secs} s, --verify"
         ));
         let closed = format!("e2e-{name}-closed");
-        self.closed_with_cpu(&closed, shape.args).await?;
+        self.closed_with_cpu(&closed, conc, shape.args).await?;
         let from = self.path(&format!("{closed}.cpu.json"));
         let to = self.path(&format!("e2e-{name}-cpu.json"));
         std::fs::rename(&from, &to).with_context(|| format!("cannot rename {}", from.display()))?;

@@ -66,7 +66,7 @@ impl Bench {
                  {runs})",
                 shape.name
             ));
-            self.closed_with_cpu(&name, shape.args).await?;
+            self.closed_with_cpu(&name, conc, shape.args).await?;
             self.wait_drain().await;
             if shape.name == JSON.name {
                 // Twice as many in flight: a closed loop of `conc` waits on the broker's
@@ -76,12 +76,8 @@ impl Bench {
                     "grouping[json, {arm}]: closed loop {wide}, {secs} s, --verify (round \
                      {round} of {runs})"
                 ));
-                self.s.concurrency = wide;
-                let run = self
-                    .closed_with_cpu(&format!("grouping-json-{arm}-wide-r{round}"), shape.args)
-                    .await;
-                self.s.concurrency = conc;
-                run?;
+                let wide_name = format!("grouping-json-{arm}-wide-r{round}");
+                self.closed_with_cpu(&wide_name, wide, shape.args).await?;
                 self.wait_drain().await;
             }
             self.stop_pipeline().await?;

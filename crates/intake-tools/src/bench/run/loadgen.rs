@@ -90,12 +90,12 @@ impl Bench {
         command
     }
 
-    /// A verified closed loop of the run's concurrency and length.
-    pub(super) fn closed_args(&self) -> Vec<String> {
+    /// A verified closed loop of `concurrency` requests in flight for the run's length.
+    pub(super) fn closed_args(&self, concurrency: u64) -> Vec<String> {
         let s = &self.s;
         vec![
             "--concurrency".into(),
-            s.concurrency.to_string(),
+            concurrency.to_string(),
             "--duration".into(),
             s.seconds.to_string(),
             "--verify".into(),
@@ -174,18 +174,20 @@ impl Bench {
         Ok(())
     }
 
-    /// A closed loop of the run's concurrency for its seconds with --verify against the
-    /// front, into NAME.json, and the CPU split over its send phase into NAME.cpu.json.
+    /// A closed loop of `concurrency` requests in flight for the run's seconds with --verify
+    /// against the front, into NAME.json, and the CPU split over its send phase into
+    /// NAME.cpu.json.
     pub(super) async fn closed_with_cpu(
         &mut self,
         name: &str,
+        concurrency: u64,
         shape: &[&str],
     ) -> anyhow::Result<()> {
         let Some(pipeline) = self.pipeline.clone() else {
             bail!("no front and consumer are running for {name}");
         };
         self.reset_peaks();
-        let mut extra = self.closed_args();
+        let mut extra = self.closed_args(concurrency);
         extra.extend(args(shape));
         let command = self.named_run(name, FRONT_PORT, &extra)?;
         let loadgen = self.processes.adopt(

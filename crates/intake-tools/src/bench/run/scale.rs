@@ -112,7 +112,7 @@ impl Bench {
                 "scale[{setup}]: JSON closed loop {conc}, {secs} s, --verify (round {round} of \
                  {runs})"
             ));
-            self.closed_with_cpu(&name, JSON.args).await?;
+            self.closed_with_cpu(&name, conc, JSON.args).await?;
             self.wait_drain().await;
             self.stop_pipeline().await?;
         }
