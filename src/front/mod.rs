@@ -196,7 +196,7 @@ impl Front {
             config.front.tls_key.as_deref(),
         )
         .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?;
-        let listener = TcpListener::bind(config.front.listen).await?;
+        let listener = serve::bind(config.front.listen)?;
         let metrics_listener = TcpListener::bind(config.front.metrics_listen).await?;
         let limits = serve::ConnectionLimits {
             max_connections: config.front.max_connections,

@@ -3,6 +3,7 @@
 //! gives every connection a deadline for its first request and an idle limit after it (for
 //! HTTP/1 and HTTP/2 alike), optionally speaks TLS, and drains in-flight requests on shutdown.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -13,7 +14,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::Semaphore;
 use tokio::time::{Instant, sleep_until, timeout_at};
 use tokio_rustls::TlsAcceptor;
@@ -33,6 +34,25 @@ pub struct ConnectionLimits {
     pub idle_timeout: Duration,
     /// Time in-flight requests get to finish after shutdown begins.
     pub drain_timeout: Duration,
+}
+
+/// Connections the kernel may hold for the front before it accepts them. The usual 128 (std's
+/// and tokio's) fills at once when a fleet reconnects together after an outage, and every
+/// connect past it is dropped and retried a second or more later. The kernel caps it at
+/// `net.core.somaxconn`.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Listens on `address` with room for [`LISTEN_BACKLOG`] connections waiting to be accepted.
+pub fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if address.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // As tokio's own bind does: a restarted front may bind while old connections linger.
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// HTTP/2 header blocks larger than this are refused. hyper's default (16 MiB a stream, 200
