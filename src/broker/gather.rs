@@ -90,23 +90,19 @@ impl<T> Lanes<T> {
             groups: Vec::new(),
         };
         if size > limits.alone_bytes {
-            lane.in_flight += 1;
-            self.in_flight += 1;
+            lane.count_in_flight(1, &mut self.in_flight);
             offered.alone = Some((key, vec![item]));
             return Some(offered);
         }
         // Sent before it would grow past the byte limit, so no group is larger than that.
         if !lane.items.is_empty() && lane.bytes.saturating_add(size) > limits.max_bytes {
-            let items = lane.send();
-            self.in_flight += items.len();
-            offered.groups.push((key, items));
+            offered.groups.push((key, lane.send(&mut self.in_flight)));
         }
         lane.items.push(item);
         lane.bytes = lane.bytes.saturating_add(size);
         let full = lane.items.len() >= limits.max_uploads || lane.bytes >= limits.max_bytes;
         if full || lane.has_room(self.in_flight, limits) {
-            let items = lane.send();
-            self.in_flight += items.len();
+            let items = lane.send(&mut self.in_flight);
             // A lane of one upload holds only the one just offered.
             if items.len() == 1 {
                 offered.alone = Some((key, items));
@@ -127,9 +123,7 @@ impl<T> Lanes<T> {
         if lane.items.is_empty() || !lane.has_room(self.in_flight, limits) {
             return None;
         }
-        let items = lane.send();
-        self.in_flight += items.len();
-        Some((key, items))
+        Some((key, lane.send(&mut self.in_flight)))
     }
 
     /// Uploads awaiting the broker, over every key.
@@ -146,11 +140,17 @@ impl<T> Lane<T> {
         self.in_flight == 0 || total_in_flight < limits.in_flight
     }
 
-    /// The gathered group, now in flight.
-    fn send(&mut self) -> Vec<T> {
+    /// The gathered group, now in flight: counted for the key and in `total_in_flight`.
+    fn send(&mut self, total_in_flight: &mut usize) -> Vec<T> {
         self.bytes = 0;
-        self.in_flight += self.items.len();
+        self.count_in_flight(self.items.len(), total_in_flight);
         std::mem::take(&mut self.items)
+    }
+
+    /// `uploads` more of the key's uploads await the broker.
+    fn count_in_flight(&mut self, uploads: usize, total_in_flight: &mut usize) {
+        self.in_flight += uploads;
+        *total_in_flight += uploads;
     }
 }
 

@@ -9,7 +9,18 @@ const LIMITS: GroupLimits = GroupLimits {
 
 /// One key's messages, for the cases where only one key is in play.
 fn offer(lanes: &mut Lanes<u32>, item: u32, size: usize) -> Vec<Vec<u32>> {
-    messages(sent(lanes.offer(0, item, size, &LIMITS)))
+    messages(offer_to(lanes, 0, item, size, &LIMITS))
+}
+
+/// Every message an offer to `key` sends now, the offered upload's own last.
+fn offer_to(
+    lanes: &mut Lanes<u32>,
+    key: u16,
+    item: u32,
+    size: usize,
+    limits: &GroupLimits,
+) -> Vec<Outgoing<u32>> {
+    sent(lanes.offer(key, item, size, limits))
 }
 
 /// The answer to a message of `uploads` uploads of key 0.
@@ -17,7 +28,7 @@ fn done(lanes: &mut Lanes<u32>, uploads: usize) -> Vec<Vec<u32>> {
     messages(lanes.done(0, uploads, &LIMITS).into_iter().collect())
 }
 
-/// Every message an offer sends now, the offered upload's own last.
+/// Every message of an offer, the offered upload's own last.
 fn sent(offered: Option<Offered<u32>>) -> Vec<Outgoing<u32>> {
     offered
         .map(|offered| offered.groups.into_iter().chain(offered.alone).collect())
@@ -42,34 +53,30 @@ fn an_idle_front_publishes_at_once_alone() {
 #[test]
 fn the_offer_says_when_the_offered_upload_goes_alone() {
     let mut lanes = Lanes::new(1);
-    let offered = |alone: Option<Vec<u32>>, groups: Vec<Vec<u32>>| {
-        Some(Offered {
+    // Each upload and size offered in turn: what goes alone, and which groups go.
+    let steps = [
+        (1, 10, Some(vec![1]), vec![]),
+        (2, 10, None, vec![]),
+        (3, 10, None, vec![]),
+        // The upload that fills a group goes in it, not alone.
+        (4, 10, None, vec![vec![2, 3, 4]]),
+        (5, 401, Some(vec![5]), vec![]),
+        (6, 390, None, vec![]),
+        (7, 390, None, vec![]),
+        // Pushed past the byte limit: the group before it goes, the upload gathers.
+        (8, 390, None, vec![vec![6, 7]]),
+    ];
+    for (item, size, alone, groups) in steps {
+        let expected = Offered {
             alone: alone.map(|items| (0, items)),
             groups: groups.into_iter().map(|items| (0, items)).collect(),
-        })
-    };
-    assert_eq!(
-        lanes.offer(0, 1, 10, &LIMITS),
-        offered(Some(vec![1]), vec![])
-    );
-    assert_eq!(lanes.offer(0, 2, 10, &LIMITS), offered(None, vec![]));
-    assert_eq!(lanes.offer(0, 3, 10, &LIMITS), offered(None, vec![]));
-    // The upload that fills a group goes in it, not alone.
-    assert_eq!(
-        lanes.offer(0, 4, 10, &LIMITS),
-        offered(None, vec![vec![2, 3, 4]])
-    );
-    assert_eq!(
-        lanes.offer(0, 5, 401, &LIMITS),
-        offered(Some(vec![5]), vec![])
-    );
-    assert_eq!(lanes.offer(0, 6, 390, &LIMITS), offered(None, vec![]));
-    assert_eq!(lanes.offer(0, 7, 390, &LIMITS), offered(None, vec![]));
-    // Pushed past the byte limit: the group before it goes, the upload gathers.
-    assert_eq!(
-        lanes.offer(0, 8, 390, &LIMITS),
-        offered(None, vec![vec![6, 7]])
-    );
+        };
+        assert_eq!(
+            lanes.offer(0, item, size, &LIMITS),
+            Some(expected),
+            "upload {item}"
+        );
+    }
     // A partition out of range is refused, and nothing is counted.
     assert_eq!(lanes.offer(1, 9, 10, &LIMITS), None);
     assert_eq!(lanes.in_flight(), 7);
@@ -98,15 +105,15 @@ fn with_room_for_two_uploads_a_second_goes_at_once_and_a_third_gathers() {
     };
     let mut lanes = Lanes::new(1);
     assert_eq!(
-        messages(sent(lanes.offer(0, 1, 10, &limits))),
+        messages(offer_to(&mut lanes, 0, 1, 10, &limits)),
         vec![vec![1]]
     );
     assert_eq!(
-        messages(sent(lanes.offer(0, 2, 10, &limits))),
+        messages(offer_to(&mut lanes, 0, 2, 10, &limits)),
         vec![vec![2]]
     );
-    assert!(sent(lanes.offer(0, 3, 10, &limits)).is_empty());
-    assert!(sent(lanes.offer(0, 4, 10, &limits)).is_empty());
+    assert!(offer_to(&mut lanes, 0, 3, 10, &limits).is_empty());
+    assert!(offer_to(&mut lanes, 0, 4, 10, &limits).is_empty());
     // Either answer sends what gathered.
     assert_eq!(
         messages(lanes.done(0, 1, &limits).into_iter().collect()),
@@ -115,14 +122,14 @@ fn with_room_for_two_uploads_a_second_goes_at_once_and_a_third_gathers() {
     assert_eq!(lanes.in_flight(), 3);
     // Two uploads still in flight: the next gathers.
     assert!(lanes.done(0, 1, &limits).is_none());
-    assert!(sent(lanes.offer(0, 5, 10, &limits)).is_empty());
+    assert!(offer_to(&mut lanes, 0, 5, 10, &limits).is_empty());
     // Sent alone, it leaves room again: the next upload goes at once.
     assert_eq!(
         messages(lanes.done(0, 2, &limits).into_iter().collect()),
         vec![vec![5]]
     );
     assert_eq!(
-        messages(sent(lanes.offer(0, 6, 10, &limits))),
+        messages(offer_to(&mut lanes, 0, 6, 10, &limits)),
         vec![vec![6]]
     );
     assert_eq!(lanes.in_flight(), 2);
@@ -138,12 +145,12 @@ fn a_large_group_in_flight_holds_single_uploads_back() {
     let mut lanes = Lanes::new(1);
     for item in 1..=4 {
         assert_eq!(
-            messages(sent(lanes.offer(0, item, 10, &limits))),
+            messages(offer_to(&mut lanes, 0, item, 10, &limits)),
             vec![vec![item]]
         );
     }
     for item in 5..=9 {
-        assert!(sent(lanes.offer(0, item, 10, &limits)).is_empty());
+        assert!(offer_to(&mut lanes, 0, item, 10, &limits).is_empty());
     }
     assert_eq!(
         messages(lanes.done(0, 1, &limits).into_iter().collect()),
@@ -151,7 +158,7 @@ fn a_large_group_in_flight_holds_single_uploads_back() {
     );
     // 8 uploads in flight: the singles' answers send nothing while the group is out.
     for item in 10..=12 {
-        assert!(sent(lanes.offer(0, item, 10, &limits)).is_empty());
+        assert!(offer_to(&mut lanes, 0, item, 10, &limits).is_empty());
     }
     for _ in 0..3 {
         assert!(lanes.done(0, 1, &limits).is_none());
@@ -166,14 +173,14 @@ fn a_large_group_in_flight_holds_single_uploads_back() {
 #[test]
 fn a_key_with_nothing_in_flight_sends_at_once() {
     let mut lanes = Lanes::new(3);
-    assert_eq!(sent(lanes.offer(2, 1, 10, &LIMITS)), vec![(2, vec![1])]);
+    assert_eq!(offer_to(&mut lanes, 2, 1, 10, &LIMITS), vec![(2, vec![1])]);
     // The front's room is used up, but keys 0 and 1 have nothing in flight: they go at once.
-    assert_eq!(sent(lanes.offer(1, 2, 10, &LIMITS)), vec![(1, vec![2])]);
-    assert_eq!(sent(lanes.offer(0, 3, 10, &LIMITS)), vec![(0, vec![3])]);
+    assert_eq!(offer_to(&mut lanes, 1, 2, 10, &LIMITS), vec![(1, vec![2])]);
+    assert_eq!(offer_to(&mut lanes, 0, 3, 10, &LIMITS), vec![(0, vec![3])]);
     // Now every key gathers, each apart, and an answer sends only its own key's group.
-    assert!(sent(lanes.offer(1, 4, 10, &LIMITS)).is_empty());
-    assert!(sent(lanes.offer(2, 5, 10, &LIMITS)).is_empty());
-    assert!(sent(lanes.offer(1, 6, 10, &LIMITS)).is_empty());
+    assert!(offer_to(&mut lanes, 1, 4, 10, &LIMITS).is_empty());
+    assert!(offer_to(&mut lanes, 2, 5, 10, &LIMITS).is_empty());
+    assert!(offer_to(&mut lanes, 1, 6, 10, &LIMITS).is_empty());
     assert!(lanes.done(0, 1, &LIMITS).is_none());
     assert_eq!(lanes.done(1, 1, &LIMITS), Some((1, vec![4, 6])));
     assert_eq!(lanes.done(2, 1, &LIMITS), Some((2, vec![5])));
@@ -189,11 +196,11 @@ fn the_room_for_single_uploads_is_shared_by_the_keys() {
         ..LIMITS
     };
     let mut lanes = Lanes::new(2);
-    assert_eq!(sent(lanes.offer(0, 1, 10, &limits)), vec![(0, vec![1])]);
-    assert_eq!(sent(lanes.offer(1, 2, 10, &limits)), vec![(1, vec![2])]);
+    assert_eq!(offer_to(&mut lanes, 0, 1, 10, &limits), vec![(0, vec![1])]);
+    assert_eq!(offer_to(&mut lanes, 1, 2, 10, &limits), vec![(1, vec![2])]);
     // Two in flight over both keys: each key's next upload gathers behind its own.
-    assert!(sent(lanes.offer(0, 3, 10, &limits)).is_empty());
-    assert!(sent(lanes.offer(1, 4, 10, &limits)).is_empty());
+    assert!(offer_to(&mut lanes, 0, 3, 10, &limits).is_empty());
+    assert!(offer_to(&mut lanes, 1, 4, 10, &limits).is_empty());
     assert_eq!(lanes.done(1, 1, &limits), Some((1, vec![4])));
     assert_eq!(lanes.done(0, 1, &limits), Some((0, vec![3])));
     assert_eq!(lanes.in_flight(), 2);
@@ -230,9 +237,9 @@ fn a_group_never_grows_past_the_byte_limit() {
         max_bytes: 800,
         ..LIMITS
     };
-    assert!(sent(lanes.offer(0, 5, 400, &limits)).is_empty());
+    assert!(offer_to(&mut lanes, 0, 5, 400, &limits).is_empty());
     assert_eq!(
-        messages(sent(lanes.offer(0, 6, 400, &limits))),
+        messages(offer_to(&mut lanes, 0, 6, 400, &limits)),
         vec![vec![5, 6]]
     );
 }
