@@ -1,6 +1,7 @@
 //! `intake-bench report`: the raw outputs of a `make bench` run (loadgen reports, stage
 //! figures, memory and CPU samples) become `results.json` and `summary.md`.
 
+mod broker_wait;
 mod e2e;
 mod format;
 mod grouping;

@@ -3,6 +3,7 @@
 //! cluster, runs loadgen through the phase plan, samples memory and CPU, and writes the raw
 //! outputs that [`super::report`] turns into results.json and summary.md.
 
+mod broker_wait;
 mod connections;
 mod e2e;
 mod extra;

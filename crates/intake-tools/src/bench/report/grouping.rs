@@ -5,6 +5,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use super::broker_wait::{TimeSplit, time_split};
 use super::e2e::median_of;
 use super::rounds::{Rounds, fully_verified, rounds};
 use super::stages::{at_least, ratio};
@@ -25,6 +26,8 @@ pub struct Arm {
     #[serde(flatten)]
     pub rounds: Rounds,
     pub E_over_B: Option<f64>,
+    /// Where the closed loop's latency went.
+    pub time: TimeSplit,
 }
 
 /// Both arms of one shape.
@@ -87,10 +90,12 @@ pub struct Grouping {
 /// Both arms of the closed loops named `name(arm)` and their rounds.
 fn arms(runs: &Runs, name: impl Fn(&str) -> String, b: Option<f64>) -> Arms {
     let arm = |which: &str| {
-        let rounds = rounds(runs, &name(which));
+        let prefix = name(which);
+        let rounds = rounds(runs, &prefix);
         Arm {
             E_over_B: ratio(rounds.E, b),
             rounds,
+            time: time_split(runs, &prefix),
         }
     };
     let (on, off) = (arm("on"), arm("off"));

@@ -66,7 +66,7 @@ impl Bench {
                  {runs})",
                 shape.name
             ));
-            self.closed_with_cpu(&name, conc, shape.args).await?;
+            self.closed_with_wait(&name, conc, shape.args).await?;
             self.wait_drain().await;
             if shape.name == JSON.name {
                 // Twice as many in flight: a closed loop of `conc` waits on the broker's
@@ -77,7 +77,7 @@ impl Bench {
                      {round} of {runs})"
                 ));
                 let wide_name = format!("grouping-json-{arm}-wide-r{round}");
-                self.closed_with_cpu(&wide_name, wide, shape.args).await?;
+                self.closed_with_wait(&wide_name, wide, shape.args).await?;
                 self.wait_drain().await;
             }
             self.stop_pipeline().await?;

@@ -22,8 +22,12 @@ pub struct Running {
 /// The sum of a Prometheus counter's series whose labels contain `label` (all of them for
 /// an empty `label`), truncated to a whole number.
 pub fn metric_sum(text: &str, name: &str, label: &str) -> i64 {
-    let sum: f64 = text
-        .lines()
+    metric_total(text, name, label) as i64
+}
+
+/// The sum of a Prometheus series' values whose labels contain `label`, unrounded.
+pub fn metric_total(text: &str, name: &str, label: &str) -> f64 {
+    text.lines()
         .filter_map(|line| {
             let mut fields = line.split_whitespace();
             let series = fields.next()?;
@@ -32,8 +36,7 @@ pub fn metric_sum(text: &str, name: &str, label: &str) -> i64 {
             (named && series.contains(label)).then_some(())?;
             fields.last()?.parse::<f64>().ok()
         })
-        .sum();
-    sum as i64
+        .sum()
 }
 
 /// The messages (ready and unacked) RabbitMQ last sampled in `queue`, from
@@ -57,6 +60,11 @@ async fn scrape(url: &str) -> Option<String> {
 
 fn front_metrics_url() -> String {
     format!("http://127.0.0.1:{FRONT_METRICS_PORT}/metrics")
+}
+
+/// The front's metrics page, `None` when it does not answer.
+pub async fn front_metrics() -> Option<String> {
+    scrape(&front_metrics_url()).await
 }
 
 fn consumer_metrics_url() -> String {

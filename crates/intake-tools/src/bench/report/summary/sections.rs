@@ -81,6 +81,40 @@ fn arms_row(title: &str, arms: &Value) -> String {
     )
 }
 
+/// `on / off` of one figure of the arms' time splits.
+fn split_pair(arms: &Value, field: &str) -> String {
+    format!(
+        "{} / {}",
+        figure(&arms["on"]["time"][field]),
+        figure(&arms["off"]["time"][field])
+    )
+}
+
+/// Where JSON's closed loops spent their latency: the client's mean beside the front's
+/// wait for the broker.
+fn time_split(x: &Value, out: &mut Vec<String>) {
+    let g = &x["grouping"];
+    out.extend([
+        String::new(),
+        "| JSON closed loop (means; medians of the rounds) | latency ms, on / off | awaiting \
+         the broker in the front ms, on / off | uploads per message, on / off |"
+            .into(),
+        "|---|---|---|---|".into(),
+    ]);
+    for (in_flight, arms) in [
+        (&x["run"]["concurrency"], &g["shapes"]["json"]),
+        (&g["wide_concurrency"], &g["wide"]),
+    ] {
+        out.push(format!(
+            "| {} in flight | {} | {} | {} |",
+            show(in_flight),
+            split_pair(arms, "latency_mean_ms"),
+            split_pair(arms, "awaiting_broker_ms"),
+            split_pair(arms, "uploads_per_message")
+        ));
+    }
+}
+
 pub fn grouping(x: &Value, out: &mut Vec<String>) {
     let g = &x["grouping"];
     if g.is_null() {
@@ -122,6 +156,7 @@ pub fn grouping(x: &Value, out: &mut Vec<String>) {
         let title = format!("1 KB JSON, closed loop {}", show(&g["wide_concurrency"]));
         out.push(arms_row(&title, &g["wide"]));
     }
+    time_split(x, out);
     let rounds = list(&g["latency"])
         .first()
         .map_or_else(|| "?".to_owned(), |level| show(&level["rounds"]));
@@ -169,7 +204,8 @@ mod tests {
     fn the_sections_show_each_setup_and_each_arm_and_say_when_grouping_was_missing() {
         let rounds = json!({"E": 1000.0, "E_runs": [990.0, 1000.0], "verified": 20,
                             "expected": 20, "failed": 0, "rabbitmq_us_per_upload": 80.0,
-                            "E_over_B": 1.25});
+                            "E_over_B": 1.25, "time": {"latency_mean_ms": 4.9,
+                            "awaiting_broker_ms": 3.33, "uploads_per_message": 23.1}});
         let mut setup = rounds.clone();
         setup["setup"] = json!("cluster-p3");
         setup["E_over_single_p1"] = json!(0.5);
@@ -191,6 +227,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("both arms ran without it"), "{text}");
+        assert!(
+            text.contains("| 64 in flight | 4.9 / 4.9 | 3.33 / 3.33 | 23.1 / 23.1 |"),
+            "{text}"
+        );
         assert!(
             text.contains("| 10% of E off | 100 | 1 / 2 / 3 | – / – / – |"),
             "{text}"
