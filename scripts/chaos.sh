@@ -86,7 +86,7 @@ on_cluster=
 cluster_started=
 services_up() { # only after the scenarios that stop them
     [[ -z $only ]] || return 0
-    pg_ctlcluster --skip-systemctl-redirect "$pg_version" main start 2>/dev/null || true
+    pg_ctlcluster --skip-systemctl-redirect "$pg_version" main start >/dev/null 2>&1 || true
     rabbitmqctl -q start_app 2>/dev/null || true
 }
 cleanup() { # its own database and queues are of no use after the report
