@@ -12,7 +12,7 @@ use super::e2e::median_of;
 use super::stages::round1;
 
 /// One setup's split, each figure the median over its rounds.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct TimeSplit {
     /// The client's mean latency, ms.
     pub latency_mean_ms: Option<f64>,

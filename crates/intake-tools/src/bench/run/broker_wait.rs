@@ -12,14 +12,12 @@ use super::pipeline::{front_metrics, metric_total};
 use crate::bench::sample::write_json;
 
 /// The front's counters that a loop moves (totals since the front started).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize)]
 pub struct FrontCounters {
     /// Uploads the broker confirmed.
     pub uploads: f64,
     /// Seconds those uploads awaited the broker, in all.
     pub awaiting_broker_seconds: f64,
-    /// Seconds from the start of each accepted write to its answer, in all.
-    pub accept_seconds: f64,
     /// Messages counted by group publishing (none with it off: one upload per message).
     pub messages: f64,
 }
@@ -30,7 +28,6 @@ impl FrontCounters {
         Self {
             uploads: metric_total(text, "intake_publish_confirm_seconds_count", ""),
             awaiting_broker_seconds: metric_total(text, "intake_publish_confirm_seconds_sum", ""),
-            accept_seconds: metric_total(text, "intake_accept_seconds_sum", ""),
             messages: metric_total(text, "intake_publish_group_size_count", ""),
         }
     }
@@ -40,7 +37,6 @@ impl FrontCounters {
         Self {
             uploads: self.uploads - before.uploads,
             awaiting_broker_seconds: self.awaiting_broker_seconds - before.awaiting_broker_seconds,
-            accept_seconds: self.accept_seconds - before.accept_seconds,
             messages: self.messages - before.messages,
         }
     }
@@ -79,9 +75,7 @@ mod tests {
                 "intake_publish_confirm_seconds{{quantile=\"0.5\"}} 0.003\n\
                  intake_publish_confirm_seconds_sum {seconds}\n\
                  intake_publish_confirm_seconds_count {uploads}\n\
-                 intake_accept_seconds_sum {}\n\
-                 intake_publish_group_size_count {messages}\n",
-                seconds * 2.0
+                 intake_publish_group_size_count {messages}\n"
             )
         };
         let before = FrontCounters::read(&page(10, 0.5, 2));
@@ -89,7 +83,6 @@ mod tests {
         let moved = after.since(before);
         assert_eq!(moved.uploads, 100.0);
         assert!((moved.awaiting_broker_seconds - 3.0).abs() < 1e-9);
-        assert!((moved.accept_seconds - 6.0).abs() < 1e-9);
         assert_eq!(moved.messages, 5.0);
         assert_eq!(FrontCounters::read("").messages, 0.0);
     }
